@@ -15,6 +15,7 @@ setup(
         "numpy",
         "pyyaml",
         "soundfile",
+        "soxr",
         "kaldiio",
         "sentencepiece",
         "kenlm",

@@ -1,0 +1,76 @@
+"""Prepare IARPA BABEL languages as Kaldi data dirs: `data/<name>_{train,dev,eval}` (+segments).
+
+Language ids and names come from --languages (a YAML table, ids vary by release); markup is
+normalised by the --markup policy. Prints the prepared set names on stdout, one per line, so
+that `local/data.sh` can combine them into the multilingual set.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from dinosr_espnet.data.babel import find_conversational, load_languages, prepare_babel_language
+from dinosr_espnet.data.babel_markup import MarkupPolicy
+
+CONF = Path(__file__).resolve().parents[2] / "conf"
+
+
+def get_parser() -> argparse.ArgumentParser:
+    """Command-line interface."""
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.ArgumentDefaultsHelpFormatter
+    )
+    which = parser.add_mutually_exclusive_group(required=True)
+    which.add_argument("--langs", nargs="+", help="language ids, e.g. 101 102")
+    which.add_argument("--group", help="a group of the languages file, e.g. pretrain, finetune")
+    parser.add_argument("--languages", default=str(CONF / "babel_languages.yaml"),
+                        help="YAML with the id->name table and groups")
+    parser.add_argument("--markup", default=str(CONF / "babel_markup.yaml"),
+                        help="YAML markup normalisation policy")
+    parser.add_argument("--babel_root", help="directory with one sub-directory per language")
+    parser.add_argument("--corpus_dir", action="append", default=[], metavar="ID=PATH",
+                        help="corpus directory of one language (repeatable); "
+                        "wins over --babel_root")
+    parser.add_argument("--sph2pipe", help="sph2pipe binary (default: found on PATH, if any)")
+    parser.add_argument("--strict", action="store_true",
+                        help="stop on a malformed transcription instead of skipping the file")
+    parser.add_argument("--out", default="data", help="output directory for the data dirs")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the preparation; returns the exit status."""
+    args = get_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        names, groups = load_languages(args.languages)
+        if args.group is not None and args.group not in groups:
+            raise ValueError(f"{args.languages}: no group {args.group!r}; have {sorted(groups)}")
+        ids = groups[args.group] if args.group is not None else args.langs
+        unknown = [i for i in ids if i not in names]
+        if unknown:
+            raise ValueError(f"language ids {unknown} are not in {args.languages}")
+        bad = [item for item in args.corpus_dir if "=" not in item]
+        if bad:
+            raise ValueError(f"--corpus_dir expects ID=PATH, got {bad[0]!r}")
+        corpus_dirs = dict(item.split("=", 1) for item in args.corpus_dir)
+        policy = MarkupPolicy.from_yaml(args.markup)
+        prepared = []
+        for lang_id in ids:
+            conv = find_conversational(lang_id, corpus_dirs.get(lang_id), args.babel_root)
+            counts = prepare_babel_language(
+                lang_id, names[lang_id], conv, policy, args.out, args.sph2pipe, args.strict
+            )
+            prepared.extend(counts)
+    except (OSError, ValueError, RuntimeError) as e:
+        logging.error("%s", e)
+        return 1
+    print("\n".join(prepared))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
