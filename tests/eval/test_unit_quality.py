@@ -1,0 +1,91 @@
+"""Unit quality against hand-computed values."""
+import json
+import math
+
+import numpy as np
+import pytest
+
+from dinosr_espnet.bin.unit_quality import main as unit_quality_main
+from dinosr_espnet.eval.units import (
+    joint_counts, quality_from_counts, read_phone_labels, read_units, write_units,
+)
+
+# Labels (100 Hz) a a a a b b b b c c; units (50 Hz) 0 0 0 1 1 [1] repeated twice:
+# 0 0 0 0 0 0 1 1 1 1 [1 1] -> 2 unit frames too many, truncated. Joint counts (rows a, b, c;
+# columns units 0, 1): [[4, 0], [2, 2], [0, 2]], N = 10, so
+#   p(y) = (.4, .4, .2), p(z) = (.6, .4)
+#   phone purity   = max(.4, .2, 0) + max(0, .2, .2)       = .6
+#   cluster purity = max(.4, 0) + max(.2, .2) + max(0, .2) = .8
+#   H(y) = -(2 * .4 ln .4 + .2 ln .2)                      = 1.0549202
+#   H(y|z) = .6 H(2/3, 1/3) + .4 H(1/2, 1/2) = .6 * .6365142 + .4 * .6931472 = .6591674
+#   I = H(y) - H(y|z) = .3957528; PNMI = I / H(y)          = .3751495
+#   perplexity = exp(-(.6 ln .6 + .4 ln .4)) = exp(.6730117) = 1.9601317
+LABELS = "utt1\ta,a,a,a,b,b,b,b,c,c\n"
+UNITS = "utt1\t0 0 0 1 1 1\n"
+
+
+def _files(tmp_path, extra_labels="", extra_units=""):
+    (tmp_path / "phones.txt").write_text(LABELS + extra_labels)
+    (tmp_path / "units.txt").write_text(UNITS + extra_units)
+    return tmp_path / "units.txt", tmp_path / "phones.txt"
+
+
+def test_hand_computed_joint_table(tmp_path):
+    units, phones = _files(tmp_path)
+    joint = joint_counts(read_units(units), read_phone_labels(phones))
+    assert joint.phones == ["a", "b", "c"] and joint.units == [0, 1]
+    assert joint.counts.tolist() == [[4, 0], [2, 2], [0, 2]]
+    assert joint.mismatch_frames == 2 and joint.max_mismatch == 2
+    quality = quality_from_counts(joint.counts)
+    assert quality.phone_purity == pytest.approx(0.6)
+    assert quality.cluster_purity == pytest.approx(0.8)
+    assert quality.phone_entropy == pytest.approx(1.0549202, abs=1e-7)
+    assert quality.mutual_information == pytest.approx(0.3957528, abs=1e-7)
+    assert quality.pnmi == pytest.approx(0.3751495, abs=1e-7)
+    assert quality.perplexity == pytest.approx(1.9601317, abs=1e-7)
+    assert quality.active_codewords == 2 and quality.num_frames == 10
+
+
+def test_extremes():
+    # units that copy the phones: PNMI 1, both purities 1; a single unit: PNMI 0
+    perfect = quality_from_counts(np.diag([3, 5, 2]))
+    assert perfect.pnmi == pytest.approx(1.0) and perfect.phone_purity == pytest.approx(1.0)
+    assert perfect.cluster_purity == pytest.approx(1.0)
+    collapsed = quality_from_counts(np.array([[3], [5], [2]]))
+    assert collapsed.pnmi == pytest.approx(0.0) and collapsed.perplexity == pytest.approx(1.0)
+    # uniform usage of 4 codes -> perplexity 4; unused columns are not active
+    spread = quality_from_counts(np.array([[1, 1, 0, 0, 0], [0, 0, 1, 1, 0]]))
+    assert spread.perplexity == pytest.approx(4.0) and spread.active_codewords == 4
+
+
+def test_skips_are_counted(tmp_path):
+    units, phones = _files(tmp_path, extra_labels="utt2\ta,a\nutt4\tb,b\n",
+                           extra_units="utt3\t1 1\nutt4\t0 0 0 0 0 0\n")
+    joint = joint_counts(read_units(units), read_phone_labels(phones), max_mismatch=4)
+    assert joint.skipped == {"no_labels": 1, "no_units": 1, "too_long_mismatch": 1}
+    assert joint.num_utterances == 1 and joint.counts.sum() == 10
+
+
+def test_formats(tmp_path):
+    write_units(tmp_path / "out" / "u.txt", {"b": [3, 4], "a": np.array([1])})
+    assert (tmp_path / "out" / "u.txt").read_text() == "a\t1\nb\t3 4\n"
+    (tmp_path / "npy").mkdir()
+    np.save(tmp_path / "npy" / "a.npy", np.array([1, 2], dtype=np.int32))
+    assert read_units(tmp_path / "npy")["a"].tolist() == [1, 2]
+    (tmp_path / "stress.txt").write_text("u\tAH0 AH1,B\n")
+    assert read_phone_labels(tmp_path / "stress.txt", strip_stress=True)["u"] == ["AH", "AH", "B"]
+    (tmp_path / "bad.txt").write_text("u\t1 x 3\n")
+    with pytest.raises(ValueError, match="bad.txt:1"):
+        read_units(tmp_path / "bad.txt")
+
+
+def test_cli(tmp_path, capsys):
+    units, phones = _files(tmp_path)
+    out, joint = tmp_path / "r" / "report.json", tmp_path / "r" / "joint.npz"
+    assert unit_quality_main(["--units", str(units), "--phones", str(phones), "--codebook-size", "4",
+                              "--out", str(out), "--joint", str(joint)]) == 0
+    assert "active codewords 2/4" in capsys.readouterr().out
+    report = json.loads(out.read_text())
+    assert report["pnmi"] == pytest.approx(0.3751495, abs=1e-7) and report["mismatch_frames"] == 2
+    assert np.load(joint)["counts"].tolist() == [[4, 0], [2, 2], [0, 2]]
+    assert math.isclose(report["phone_purity"], 0.6)
