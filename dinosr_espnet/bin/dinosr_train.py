@@ -1,0 +1,29 @@
+"""Pretrain DinoSR with ESPnet's trainer: ``python -m dinosr_espnet.bin.dinosr_train``.
+
+Takes every ESPnet training option (``--config``, ``--train_data_path_and_name_and_type``,
+``--valid_data_path_and_name_and_type``, ``--output_dir``, ``--resume``, ``--ngpu``,
+``--multiprocessing_distributed``, ``--accum_grad``, ``--seed``, ...) plus the DinoSR task
+options (``--model_conf``, ``--fs``, ``--max_sample_size``, ``--crop_to_shortest``,
+``--collapse_loss_threshold``). Run with ``--help`` for the full list.
+
+Example (tiny model on CPU)::
+
+    python -m dinosr_espnet.bin.dinosr_train --config conf/pretrain_tiny.yaml \\
+        --train_data_path_and_name_and_type data/train/wav.scp,speech,sound \\
+        --valid_data_path_and_name_and_type data/dev/wav.scp,speech,sound \\
+        --output_dir exp/dinosr_tiny --ngpu 0
+"""
+from __future__ import annotations
+
+from typing import Optional, Sequence
+
+
+def main(cmd: Optional[Sequence[str]] = None) -> None:
+    """Parse ``cmd`` (default: ``sys.argv``) and run ESPnet training with ``DinoSRTask``."""
+    from dinosr_espnet.espnet.task import DinoSRTask  # imports ESPnet (several seconds)
+
+    DinoSRTask.main(cmd=cmd)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,50 @@
+"""Convert the authors' fairseq DinoSR checkpoint into an ESPnet experiment directory.
+
+    python -m dinosr_espnet.bin.import_fairseq dinosr_base.pt exp/dinosr_base_fairseq
+
+writes ``config.yaml`` (``model_conf`` mapped from the fairseq config), ``model.pth`` (student,
+EMA teacher, heads, codebook sums/counts, update counter; keys ``dinosr.*``) and
+``fairseq_import.yaml`` (provenance). The file is unpickled with an allowlist: a checkpoint
+that would run code is refused. See docs/interop.md.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from typing import Optional, Sequence
+
+
+def get_parser() -> argparse.ArgumentParser:
+    """The command-line options (see ``--help``)."""
+    parser = argparse.ArgumentParser(
+        prog="python -m dinosr_espnet.bin.import_fairseq",
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("checkpoint", help="fairseq DinoSR checkpoint (.pt), e.g. dinosr_base.pt")
+    parser.add_argument("out_dir", help="experiment directory to write (created if needed)")
+    parser.add_argument("--num_updates", type=int, default=None,
+                        help="override the update counter (default: read from the "
+                        "checkpoint's optimizer history; 0 if absent). It drives the teacher "
+                        "decay schedule when pretraining continues")
+    parser.add_argument("--log_level", default="INFO",
+                        choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="logging level")
+    return parser
+
+
+def main(cmd: Optional[Sequence[str]] = None) -> None:
+    """Parse ``cmd`` (default: ``sys.argv``) and run the import."""
+    args = get_parser().parse_args(cmd)
+    logging.basicConfig(level=args.log_level,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from dinosr_espnet.interop.convert import import_fairseq
+    from dinosr_espnet.interop.safe_load import UnsafeCheckpointError
+
+    try:
+        import_fairseq(args.checkpoint, args.out_dir, num_updates=args.num_updates)
+    except (FileNotFoundError, KeyError, ValueError, UnsafeCheckpointError) as e:
+        message = e.args[0] if isinstance(e, KeyError) and e.args else e
+        sys.exit(f"import_fairseq: error: {message}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,137 @@
+"""``DinoSRTask``: ESPnet task for DinoSR pretraining (data wiring, model, optimizer hook).
+
+Built on ``AbsTask`` (not ``SSLTask``, whose ``ema`` util needs CUDA at build time). Importing
+this module registers the ``tristage`` LR scheduler in ESPnet's scheduler choices.
+"""
+from __future__ import annotations
+
+import argparse
+from typing import Callable, Collection, Optional
+
+import numpy as np
+import torch
+from espnet2.tasks import abs_task
+from espnet2.tasks.abs_task import AbsTask
+from espnet2.train.trainer import Trainer
+from espnet2.utils.nested_dict_action import NestedDictAction
+from espnet2.utils.types import float_or_none, int_or_none, str2bool
+
+from dinosr_espnet.espnet.collate import DinoSRCollateFn
+from dinosr_espnet.espnet.data_checks import (
+    DinoSRPreprocessor,
+    check_min_lengths,
+    speech_length_files,
+)
+from dinosr_espnet.espnet.model import ESPnetDinoSRModel
+from dinosr_espnet.espnet.scheduler import TriStageLR
+from dinosr_espnet.espnet.teacher_step import register_teacher_step
+from dinosr_espnet.model.config import DinoSRConfig
+
+abs_task.scheduler_classes["tristage"] = TriStageLR
+
+
+def model_config(args: argparse.Namespace) -> DinoSRConfig:
+    """``--model_conf`` (YAML ``model_conf``) as a validated ``DinoSRConfig``."""
+    try:
+        return DinoSRConfig.from_dict(args.model_conf or {})
+    except ValueError as e:
+        raise ValueError(f"model_conf: {e}") from None
+
+
+class DinoSRTask(AbsTask):
+    """DinoSR self-supervised pretraining on raw 16 kHz waveforms (``speech`` only)."""
+
+    num_optimizers: int = 1
+    class_choices_list = []
+    trainer = Trainer
+
+    @classmethod
+    def add_task_arguments(cls, parser: argparse.ArgumentParser) -> None:
+        group = parser.add_argument_group(description="DinoSR task related")
+        group.add_argument(
+            "--model_conf", action=NestedDictAction, default=dict(),
+            help="DinoSRConfig fields (dinosr_espnet/model/config.py); unknown keys are errors",
+        )
+        group.add_argument("--fs", type=int, default=16000,
+                           help="Required sample rate of the audio in Hz")
+        group.add_argument(
+            "--max_sample_size", type=int_or_none, default=320000,
+            help="Cap on the cropped length of a batch in samples (release: 20 s)",
+        )
+        group.add_argument(
+            "--crop_to_shortest", type=str2bool, default=True,
+            help="Crop every utterance at a random offset to the shortest in the batch (as "
+            "released); false pads instead (the model then masks padded frames)",
+        )
+        group.add_argument(
+            "--collapse_loss_threshold", type=float_or_none, default=0.1,
+            help="Warn 'teacher_collapse' when the training loss falls below this (nats); "
+            "none disables",
+        )
+        group = parser.add_argument_group(description="Preprocess related")
+        group.add_argument(
+            "--use_preprocessor", type=str2bool, default=True,
+            help="Check sample rate and minimum length of every utterance",
+        )
+
+    @classmethod
+    def build_collate_fn(cls, args: argparse.Namespace, train: bool) -> Callable[
+        [Collection[tuple[str, dict[str, np.ndarray]]]],
+        tuple[list[str], dict[str, torch.Tensor]],
+    ]:
+        if args.collect_stats:  # the stats stage must see full lengths
+            return DinoSRCollateFn(max_sample_size=None, crop=False)
+        return DinoSRCollateFn(args.max_sample_size, crop=args.crop_to_shortest)
+
+    @classmethod
+    def build_preprocess_fn(cls, args: argparse.Namespace, train: bool
+                            ) -> Optional[Callable[[str, dict[str, np.ndarray]],
+                                                   dict[str, np.ndarray]]]:
+        if not args.use_preprocessor:
+            return None
+        entries = list(args.train_data_path_and_name_and_type or [])
+        entries += list(getattr(args, "valid_data_path_and_name_and_type", None) or [])
+        scps = [p for p, name, kind in entries if name == "speech" and kind == "sound"]
+        return DinoSRPreprocessor(args.fs, model_config(args).receptive_field, scps)
+
+    @classmethod
+    def required_data_names(cls, train: bool = True, inference: bool = False
+                            ) -> tuple[str, ...]:
+        return ("speech",)
+
+    @classmethod
+    def optional_data_names(cls, train: bool = True, inference: bool = False
+                            ) -> tuple[str, ...]:
+        return ()
+
+    @classmethod
+    def build_model(cls, args: argparse.Namespace) -> ESPnetDinoSRModel:
+        cfg = model_config(args)
+        args.model_conf = cfg.to_dict()  # config.yaml then records every model setting
+        threshold = args.collapse_loss_threshold
+        return ESPnetDinoSRModel(cfg, collapse_loss_threshold=(
+            float("-inf") if threshold is None else threshold))
+
+    @classmethod
+    def build_optimizers(cls, args: argparse.Namespace, model: torch.nn.Module
+                         ) -> list[torch.optim.Optimizer]:
+        """ESPnet's optimizer plus the post-step hook that steps the teacher (Eq. 1)."""
+        optimizers = super().build_optimizers(args, model)
+        register_teacher_step(optimizers[0], model.dinosr)
+        return optimizers
+
+    @classmethod
+    def main_worker(cls, args: argparse.Namespace) -> None:
+        """Check the run set-up, then hand over to ESPnet's worker."""
+        if args.ngpu > 1 and not args.distributed:
+            raise ValueError(
+                f"--ngpu {args.ngpu} without --multiprocessing_distributed true would use "
+                "DataParallel, which drops the codebook and teacher updates made inside "
+                "forward: pass --multiprocessing_distributed true"
+            )
+        cfg = model_config(args)
+        shape_files = list(args.train_shape_file) + list(args.valid_shape_file)
+        entries = list(args.train_data_path_and_name_and_type or [])
+        entries += list(args.valid_data_path_and_name_and_type or [])
+        check_min_lengths(speech_length_files(entries, shape_files), cfg.receptive_field)
+        super().main_worker(args)
