@@ -5,18 +5,22 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: install demo test test-slow bench clean-demo
+.PHONY: install kenlm demo test test-slow bench
 
 install:
 	bash utils/install_venv.sh $(VENV)
 
-demo: install
+# KenLM's lmplz/build_binary (not on PyPI as programs); apt-gets Boost & co. when run as root.
+kenlm:
+	bash utils/install_kenlm.sh --install-deps
+
+demo: install kenlm
 	cd egs/mini/asr1 && ./run.sh
 
-test: install
+test: install kenlm
 	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
 
-test-slow: install
+test-slow: install kenlm
 	$(PY) -m pytest -m "slow" $(PYTEST_ARGS)
 
 bench: install

@@ -47,11 +47,12 @@ if binaries_work; then
     exit 0
 fi
 
-# Compile and link a one-line program against HEADER and LIB: checks dev headers and library.
+# Preprocess HEADER and link an empty program with -lLIB: checks dev headers and library.
 can_link() {
     local header=$1 lib=$2
-    printf '#include <%s>\nint main() { return 0; }\n' "$header" >"$workdir/probe.cc"
-    "$cxx" "$workdir/probe.cc" -o "$workdir/probe" "-l$lib" >/dev/null 2>&1
+    printf '#include <%s>\n' "$header" | "$cxx" -x c++ -E - -o /dev/null >/dev/null 2>&1 &&
+        printf 'int main() { return 0; }\n' |
+        "$cxx" -x c++ - -o "$workdir/probe" "-l$lib" >/dev/null 2>&1
 }
 
 missing_pkgs() {
@@ -63,7 +64,8 @@ missing_pkgs() {
         echo "${missing[@]}"
         return
     fi
-    can_link boost/program_options.hpp boost_program_options || missing+=(libboost-program-options-dev)
+    can_link boost/program_options.hpp boost_program_options ||
+        missing+=(libboost-program-options-dev)
     can_link boost/system/error_code.hpp boost_system || missing+=(libboost-system-dev)
     can_link boost/thread/thread.hpp boost_thread || missing+=(libboost-thread-dev)
     can_link boost/test/unit_test.hpp boost_unit_test_framework || missing+=(libboost-test-dev)
