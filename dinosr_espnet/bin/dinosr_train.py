@@ -20,9 +20,16 @@ from typing import Optional, Sequence
 
 def main(cmd: Optional[Sequence[str]] = None) -> None:
     """Parse ``cmd`` (default: ``sys.argv``) and run ESPnet training with ``DinoSRTask``."""
+    import torch.distributed as dist
+
     from dinosr_espnet.espnet.task import DinoSRTask  # imports ESPnet (several seconds)
 
-    DinoSRTask.main(cmd=cmd)
+    try:
+        DinoSRTask.main(cmd=cmd)
+    finally:
+        # ESPnet never tears the process group down; without this a rank can abort at exit.
+        if dist.is_available() and dist.is_initialized():
+            dist.destroy_process_group()
 
 
 if __name__ == "__main__":

@@ -5,8 +5,9 @@ State is two fp32 buffers, ``sums`` (N, V, D) and ``counts`` (N, V); the centroi
 """
 from __future__ import annotations
 
+import contextlib
 import math
-from typing import Optional
+from typing import ContextManager, Optional
 
 import torch
 import torch.distributed as dist
@@ -31,6 +32,14 @@ def init_codewords(num_codebooks: int, codebook_size: int, dim: int, method: str
     if method == "l2_normalized":
         return F.normalize(x, dim=-1)
     raise ValueError(f"unknown codebook_init {method!r}")
+
+
+def fp32_region(device: torch.device) -> ContextManager:
+    """Autocast disabled, so codebook math stays fp32 under mixed precision (spec §3); a no-op
+    on device types without autocast (e.g. ``meta``)."""
+    if torch.amp.is_autocast_available(device.type):
+        return torch.autocast(device_type=device.type, enabled=False)
+    return contextlib.nullcontext()
 
 
 def assignment_perplexity(counts: torch.Tensor) -> torch.Tensor:
@@ -68,7 +77,7 @@ class OnlineCodebooks(nn.Module):
 
         ``argmin_v ‖z − e_v‖²`` = ``argmin_v (‖e_v‖² − 2 z·e_v)``: one batched matmul.
         """
-        with torch.autocast(device_type=z.device.type, enabled=False):
+        with fp32_region(z.device):
             e = self.centroids()
             scores = torch.baddbmm((e * e).sum(-1).unsqueeze(1), z.float(), e.transpose(1, 2),
                                    alpha=-2.0)
@@ -77,16 +86,24 @@ class OnlineCodebooks(nn.Module):
     def batch_statistics(self, z: torch.Tensor, indices: torch.Tensor,
                          weights: Optional[torch.Tensor] = None
                          ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Per-codeword sums Σ Z_v (N, V, D) and counts |Z_v| (N, V) as one-hot matmuls.
+        """Per-codeword sums Σ Z_v (N, V, D) and counts |Z_v| (N, V), fp32.
 
-        ``weights`` (M,) in {0, 1} selects frames (e.g. the masked ones).
+        ``weights`` (M,) in {0, 1} selects frames (e.g. the masked ones). One ``index_add_``
+        over the N·M frames (O(N·M·D), where a one-hot matmul costs O(N·M·V·D)); unselected
+        frames go to a spare row that is dropped, so no shape depends on the data.
         """
-        with torch.autocast(device_type=z.device.type, enabled=False):
-            onehot = F.one_hot(indices, self.codebook_size).float()
+        n, m, d = z.shape
+        v = self.codebook_size
+        with fp32_region(z.device):
+            rows = indices + torch.arange(n, device=indices.device).unsqueeze(1) * v
             if weights is not None:
-                onehot = onehot * weights.float()[None, :, None]
-                z = torch.where(weights.bool()[None, :, None], z.float(), 0.0)
-            return torch.bmm(onehot.transpose(1, 2), z.float()), onehot.sum(1)
+                rows = torch.where(weights.bool().unsqueeze(0), rows, n * v)
+            rows = rows.flatten()
+            sums = z.new_zeros(n * v + 1, d, dtype=torch.float32)
+            sums.index_add_(0, rows, z.reshape(n * m, d).float())
+            counts = z.new_zeros(n * v + 1, dtype=torch.float32)
+            counts.index_add_(0, rows, z.new_ones(n * m, dtype=torch.float32))
+            return sums[:-1].view(n, v, d), counts[:-1].view(n, v)
 
     @torch.no_grad()
     def update(self, z: torch.Tensor, indices: torch.Tensor,

@@ -24,7 +24,8 @@ _FLOAT_FIELDS = (
     "dropout", "attention_dropout", "activation_dropout", "dropout_input", "layerdrop",
     "mask_prob", "codebook_decay", "ema_decay_start", "ema_decay_end", "target_norm_eps",
 )
-_BOOL_FIELDS = ("conv_bias", "mask_equalize", "codebook_freeze_inactive")
+_BOOL_FIELDS = ("conv_bias", "mask_equalize", "codebook_freeze_inactive",
+                "activation_checkpointing", "torch_compile")
 
 
 def _base_conv_layers() -> list[ConvSpec]:
@@ -40,6 +41,14 @@ class DinoSRConfig:
     ``codebook_init_std`` is used by ``codebook_init="normal"``; ``None`` means 1/sqrt(V).
     ``freeze_feature_extractor_after``: ``None`` trains the CNN throughout (release behaviour);
     an int freezes CNN, post-extract LayerNorm and projection from that update on.
+
+    Run-time options that never change the result (beyond float rounding) or the state dict:
+    ``activation_checkpointing`` recomputes each student transformer layer in the backward
+    pass instead of keeping its activations (memory for long inputs, ~1/3 more encoder
+    compute); ``torch_compile`` runs every transformer layer through ``torch.compile``.
+    ``mask_seed``: ``None`` draws span masks from the global RNG (release); an int makes each
+    utterance's mask a function of (mask_seed, update count, its samples) alone, so that a
+    data-parallel run reproduces a one-process run on the same global batch (``masking.py``).
     """
 
     conv_layers: list[ConvSpec] = field(default_factory=_base_conv_layers)
@@ -73,6 +82,9 @@ class DinoSRConfig:
     ema_last_update: int = 200000
     freeze_feature_extractor_after: Optional[int] = None
     target_norm_eps: float = 1e-5
+    mask_seed: Optional[int] = None
+    activation_checkpointing: bool = False
+    torch_compile: bool = False
 
     def __post_init__(self) -> None:
         self.conv_layers = _parse_conv_layers(self.conv_layers)
@@ -167,12 +179,12 @@ class DinoSRConfig:
             ):
                 raise ValueError("DinoSR config key 'codebook_init_std' must be a number or null")
             self.codebook_init_std = float(self.codebook_init_std)
-        f = self.freeze_feature_extractor_after
-        if f is not None and (isinstance(f, bool) or not isinstance(f, int)):
-            raise ValueError(
-                f"DinoSR config key 'freeze_feature_extractor_after' must be an int or null, "
-                f"got {f!r}"
-            )
+        for name in ("freeze_feature_extractor_after", "mask_seed"):
+            f = getattr(self, name)
+            if f is not None and (isinstance(f, bool) or not isinstance(f, int)):
+                raise ValueError(
+                    f"DinoSR config key '{name}' must be an int or null, got {f!r}"
+                )
 
     def _check_values(self) -> None:
         def bad(key: str, why: str) -> ValueError:
@@ -216,6 +228,8 @@ class DinoSRConfig:
                 raise bad(name, "must be >= 0")
         if self.freeze_feature_extractor_after is not None and self.freeze_feature_extractor_after < 0:
             raise bad("freeze_feature_extractor_after", "must be >= 0 or null")
+        if self.mask_seed is not None and self.mask_seed < 0:
+            raise bad("mask_seed", "must be >= 0 or null")
         if not self.target_norm_eps > 0:
             raise bad("target_norm_eps", "must be > 0")
 

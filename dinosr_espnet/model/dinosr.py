@@ -5,7 +5,8 @@ Teacher: ``features`` unmasked → FFN outputs of layers K−N..K−1 → instan
 indices (targets). Student: dropout_input(``features``) with masked frames replaced by
 ``mask_emb`` → encoder → N heads on the final layer → cross-entropy at masked frames (Eq. 4).
 Everything is computed densely over (B, T) with the mask as weights: no host syncs or
-data-dependent shapes in the training step unless the batch is padded.
+data-dependent shapes in the training step unless the batch is padded or ``mask_seed`` is set
+(``tests/perf`` checks this on the meta device, where any host read of a tensor fails).
 """
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from dinosr_espnet.model.codebook import OnlineCodebooks, assignment_perplexity
 from dinosr_espnet.model.config import DinoSRConfig
 from dinosr_espnet.model.encoder import TransformerEncoder
 from dinosr_espnet.model.feature_extractor import FeatureExtractor
-from dinosr_espnet.model.masking import compute_span_mask
+from dinosr_espnet.model.masking import compute_span_mask, seeded_span_mask, utterance_seeds
 from dinosr_espnet.model.teacher import EMATeacher, teacher_decay
 
 
@@ -162,6 +163,31 @@ class DinoSR(nn.Module):
         pad, lengths = self.frame_padding_mask(padding_mask, x.shape[1])
         return x, pad, lengths
 
+    def span_mask(self, source: torch.Tensor, padding_mask: Optional[torch.Tensor],
+                  num_frames: int, lengths: Optional[list[int]]) -> torch.Tensor:
+        """(B, T) span mask (spec §4) on ``source``'s device.
+
+        ``cfg.mask_seed`` None: global RNG, drawn on the device without host syncs (release).
+        An int: per-utterance seeded masks (``masking.seeded_span_mask``); in training the
+        equalisation count is the minimum over all data-parallel ranks, so a DDP run and one
+        process on the same global batch mask identically.
+        """
+        cfg = self.cfg
+        if cfg.mask_seed is None:
+            return compute_span_mask(source.shape[0], num_frames, cfg.mask_prob,
+                                     cfg.mask_length, cfg.mask_min_spans, cfg.mask_equalize,
+                                     lengths=lengths, device=source.device)
+        seeds = utterance_seeds(source, padding_mask, cfg.mask_seed, self._updates)
+        reduce_min = None
+        if self.training and dist.is_available() and dist.is_initialized():
+            def reduce_min(count: int) -> int:
+                value = torch.tensor(count, device=source.device)
+                dist.all_reduce(value, op=dist.ReduceOp.MIN)
+                return int(value)
+        return seeded_span_mask(seeds, num_frames, cfg.mask_prob, cfg.mask_length,
+                                cfg.mask_min_spans, cfg.mask_equalize, lengths=lengths,
+                                reduce_min=reduce_min, device=source.device)
+
     def teacher_targets(self, features: torch.Tensor, pad: Optional[torch.Tensor]) -> torch.Tensor:
         """Instance-normalised teacher FFN outputs (N, B, T, D), fp32 (spec §3)."""
         ffn = self.teacher.targets(features.detach(), pad, self.cfg.target_layers)
@@ -186,9 +212,7 @@ class DinoSR(nn.Module):
         features, pad, lengths = self.extract_features(source, padding_mask)
         b, t, _ = features.shape
         if mask_indices is None:
-            mask = compute_span_mask(b, t, self.cfg.mask_prob, self.cfg.mask_length,
-                                     self.cfg.mask_min_spans, self.cfg.mask_equalize,
-                                     lengths=lengths, device=features.device)
+            mask = self.span_mask(source, padding_mask, t, lengths)
         else:
             if mask_indices.shape != (b, t):
                 raise ValueError(f"mask_indices shape {tuple(mask_indices.shape)} != "

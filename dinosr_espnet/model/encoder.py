@@ -5,11 +5,13 @@ The encoder can return, for chosen layers, the FFN output ``f = fc2(gelu(fc1(x))
 """
 from __future__ import annotations
 
-from typing import NamedTuple, Optional, Sequence
+import functools
+from typing import Callable, NamedTuple, Optional, Sequence
 
 import torch
 from torch import nn
 from torch.nn import functional as F
+from torch.utils.checkpoint import checkpoint
 
 from dinosr_espnet.model.config import DinoSRConfig
 
@@ -85,18 +87,39 @@ class TransformerLayer(nn.Module):
         return x, f
 
 
+LayerCall = Callable[[TransformerLayer, torch.Tensor, Optional[torch.Tensor]],
+                     tuple[torch.Tensor, torch.Tensor]]
+
+
+def _call_layer(layer: TransformerLayer, x: torch.Tensor, attn_mask: Optional[torch.Tensor]
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+    return layer(x, attn_mask)
+
+
+@functools.lru_cache(maxsize=None)
+def compiled_layer_call() -> LayerCall:
+    """``torch.compile``-d ``layer(x, attn_mask)``, shared by every layer (one graph per
+    shape/grad mode, not per layer: parameters are graph inputs). Kept outside the modules so
+    that ``deepcopy`` and ``state_dict`` never see it."""
+    return torch.compile(_call_layer)
+
+
 class TransformerEncoder(nn.Module):
     """Positional conv stack (added once) → LayerNorm → dropout → K post-LN layers.
 
     Shapes: ``x`` (B, T, D), ``padding_mask`` (B, T) bool, True = padded frame. Padded frames
     are zeroed before every positional convolution and masked out of attention, so the valid
     frames of a padded batch match the unpadded utterance. Layerdrop applies in training only
-    and never skips a layer whose FFN output was requested.
+    and never skips a layer whose FFN output was requested. ``cfg.activation_checkpointing``
+    recomputes each layer in the backward pass (training with autograd only; dropout masks are
+    replayed, so results are unchanged); ``cfg.torch_compile`` runs layers compiled.
     """
 
     def __init__(self, cfg: DinoSRConfig) -> None:
         super().__init__()
         self.layerdrop = cfg.layerdrop
+        self.activation_checkpointing = cfg.activation_checkpointing
+        self.torch_compile = cfg.torch_compile
         self.pos_conv = nn.ModuleList(
             PosConvBlock(cfg.embed_dim, cfg.pos_conv_kernel, cfg.pos_conv_groups)
             for _ in range(cfg.pos_conv_depth)
@@ -137,8 +160,15 @@ class TransformerEncoder(nn.Module):
             if drop[i] and i not in wanted:
                 hidden_states.append(x)
                 continue
-            x, f = layer(x, attn_mask)
+            x, f = self._run_layer(layer, x, attn_mask)
             hidden_states.append(x)
             if i in wanted:
                 ffn_outputs[wanted[i]] = f
         return EncoderOutput(hidden_states, ffn_outputs)
+
+    def _run_layer(self, layer: TransformerLayer, x: torch.Tensor,
+                   attn_mask: Optional[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        call = compiled_layer_call() if self.torch_compile else _call_layer
+        if self.activation_checkpointing and self.training and torch.is_grad_enabled():
+            return checkpoint(call, layer, x, attn_mask, use_reentrant=False)
+        return call(layer, x, attn_mask)

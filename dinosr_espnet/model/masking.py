@@ -5,10 +5,17 @@ without replacement from ``[0, T − mask_length)``; each start masks ``mask_len
 (spans may overlap, and are clipped at the row's end). Without ``lengths`` one count is drawn for
 the whole batch; with ``lengths`` each row's count uses its own valid length. Equalisation then
 randomly unmasks frames of each row down to the smallest per-row masked count.
+
+``seeded_span_mask`` draws the same kind of mask row by row, each row from its own generator
+seeded by ``utterance_seeds`` (a hash of a base seed, the update count and the utterance's
+samples): a row's mask then does not depend on which other rows share its batch, on padding,
+or on the data-parallel rank that holds it (``DinoSRConfig.mask_seed``).
 """
 from __future__ import annotations
 
-from typing import Optional, Sequence
+import hashlib
+import struct
+from typing import Callable, Optional, Sequence
 
 import torch
 
@@ -97,3 +104,75 @@ def _rank(scores: torch.Tensor) -> torch.Tensor:
     ranks = torch.empty_like(order)
     ranks.scatter_(1, order, torch.arange(scores.shape[1], device=scores.device).expand_as(order))
     return ranks
+
+
+def utterance_fingerprints(source: torch.Tensor, padding_mask: Optional[torch.Tensor] = None
+                           ) -> torch.Tensor:
+    """(B,) int64 fingerprint of each row of ``source`` (B, L), on its device.
+
+    ``Σ_j (bits(x_j) >> 8) · w_j`` with fixed weights ``w_j`` in [1, 2^16): exact integer
+    arithmetic without overflow for rows below 2^24 samples, so the value is independent of
+    the reduction order, of the batch around the row and of trailing zero padding (padded
+    samples, given by ``padding_mask``, count as zeros).
+    """
+    x = source.float()
+    if padding_mask is not None:
+        x = x.masked_fill(padding_mask, 0.0)
+    if x.shape[1] >= 1 << 24:
+        raise ValueError(f"utterance_fingerprints: rows of {x.shape[1]} samples exceed 2^24")
+    bits = x.contiguous().view(torch.int32).long() >> 8
+    pos = torch.arange(x.shape[1], device=x.device, dtype=torch.long)
+    return (bits * ((pos * 40503) % 65521 + 1)).sum(-1)
+
+
+def utterance_seeds(source: torch.Tensor, padding_mask: Optional[torch.Tensor], seed: int,
+                    step: int) -> list[int]:
+    """One 63-bit generator seed per row from (``seed``, ``step``, the row's fingerprint).
+
+    Costs one device→host copy of B integers.
+    """
+    seeds = []
+    for fingerprint in utterance_fingerprints(source, padding_mask).tolist():
+        digest = hashlib.blake2b(struct.pack("<qqq", seed, step, fingerprint), digest_size=8)
+        seeds.append(int.from_bytes(digest.digest(), "little") >> 1)
+    return seeds
+
+
+def seeded_span_mask(
+    seeds: Sequence[int],
+    num_frames: int,
+    mask_prob: float,
+    mask_length: int,
+    min_spans: int = 1,
+    equalize: bool = True,
+    lengths: Optional[Sequence[int]] = None,
+    reduce_min: Optional[Callable[[int], int]] = None,
+    device: Optional[torch.device] = None,
+) -> torch.Tensor:
+    """(B, T) bool mask like ``compute_span_mask``, row i drawn over its own valid length
+    from a CPU generator seeded with ``seeds[i]`` (its own span count, as fairseq does with
+    padding). Equalisation keeps, per row, a random subset (same generator) of the smallest
+    masked count of the batch, or of ``reduce_min(count)`` (e.g. the minimum over all
+    data-parallel ranks: the global batch).
+    """
+    if lengths is not None and len(lengths) != len(seeds):
+        raise ValueError(f"masking: {len(lengths)} lengths for {len(seeds)} seeds")
+    rows, generators = [], []
+    for i, seed in enumerate(seeds):
+        size = num_frames if lengths is None else int(lengths[i])
+        if not 0 <= size <= num_frames:
+            raise ValueError(f"masking: length {size} of row {i} not in [0, {num_frames}]")
+        g = torch.Generator().manual_seed(seed)
+        rows.append(compute_span_mask(1, size, mask_prob, mask_length, min_spans,
+                                      equalize=False, generator=g)[0])
+        generators.append(g)
+    if equalize:
+        smallest = min((int(r.sum()) for r in rows), default=num_frames)
+        if reduce_min is not None:  # called on every rank, even one without rows
+            smallest = reduce_min(smallest)
+        rows = [_rank(torch.rand(len(r), generator=g).masked_fill(~r, 2.0)[None])[0] < smallest
+                for r, g in zip(rows, generators)]
+    mask = torch.zeros(len(seeds), num_frames, dtype=torch.bool)
+    for i, r in enumerate(rows):
+        mask[i, : len(r)] = r
+    return mask.to(device or "cpu")
