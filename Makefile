@@ -23,5 +23,9 @@ test: install kenlm
 test-slow: install kenlm
 	$(PY) -m pytest -m "slow" $(PYTEST_ARGS)
 
+# Benchmarks (short runs; figures and commands are recorded in docs/benchmarks.md).
 bench: install
-	$(PY) -m bench.run_all
+	$(PY) bench/bench_pretrain.py --threads 1
+	$(PY) bench/bench_update.py --size base --batch 2 --seconds 4 --updates 5 --threads 1
+	$(PY) bench/bench_inference.py --sizes tiny base --utterances 2 --seconds 8 --threads 1
+	$(PY) bench/bench_abx.py --threads 1
