@@ -13,6 +13,7 @@ setup(
         "torchaudio==2.11.0",
         "espnet==202511",
         "numpy",
+        "numba",
         "pyyaml",
         "soundfile",
         "soxr",

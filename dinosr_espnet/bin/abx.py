@@ -60,7 +60,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--seed", type=int, default=0, help="seed of the subsampling")
     parser.add_argument(
         "--device", default="cuda" if torch.cuda.is_available() else "cpu",
-        help="torch device for the DTW (default: cuda when available)",
+        help="torch device for the frame distances (and the DTW with --dtw torch; default: "
+        "cuda when available)",
+    )
+    parser.add_argument(
+        "--dtw", choices=("numba", "torch"), default="numba",
+        help="DTW kernel: numba (parallel CPU, default; threads from NUMBA_NUM_THREADS) or torch "
+        "(batched on --device); both give identical scores",
     )
     parser.add_argument("--dtype", choices=("float32", "float64"), default="float32")
     parser.add_argument(
@@ -79,7 +85,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         frame_rate=args.frame_rate, distance=args.distance, slicing=args.slicing,
         max_size_group=args.max_size_group, max_x_across=args.max_x_across, seed=args.seed,
         conditions=tuple(args.conditions), device=args.device, dtype=args.dtype,
-        chunk_elements=args.chunk_elements,
+        chunk_elements=args.chunk_elements, dtw=args.dtw,
     )
     result = compute_abx(args.item, load_features(args.features), config)
     print(f"ABX ({args.distance}, {args.slicing} slicing, {args.frame_rate:g} Hz, "

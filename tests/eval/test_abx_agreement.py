@@ -1,4 +1,4 @@
-"""The batched ABX agrees with the plain-loop reference (tests/eval/abx_reference.py)."""
+"""Our ABX (both DTW backends) agrees with the plain-loop reference (tests/eval/abx_reference.py)."""
 import numpy as np
 import pytest
 
@@ -14,15 +14,16 @@ SLICINGS = ["legacy", "corrected"]
 def test_matches_reference_without_subsampling(distance, slicing):
     rng = np.random.default_rng([DISTANCES.index(distance), SLICINGS.index(slicing)])
     features, items = random_abx_set(rng, probabilities=distance != "cosine")
-    config = ABXConfig(distance=distance, slicing=slicing, max_size_group=None, max_x_across=None,
-                       dtype="float64", chunk_elements=2000)
-    result = compute_abx(items, features, config)
     expected = reference_abx(items, features, distance=distance, slicing=slicing,
                              max_size_group=None, max_x_across=None)
-    assert result.num_skipped_tokens > 0
-    for condition in ("within", "across"):
-        assert expected[condition] is not None
-        assert getattr(result, condition) == pytest.approx(expected[condition], abs=1e-9)
+    for dtw in ("numba", "torch"):
+        config = ABXConfig(distance=distance, slicing=slicing, max_size_group=None, max_x_across=None,
+                           dtype="float64", chunk_elements=2000, dtw=dtw)
+        result = compute_abx(items, features, config)
+        assert result.num_skipped_tokens > 0
+        for condition in ("within", "across"):
+            assert expected[condition] is not None
+            assert getattr(result, condition) == pytest.approx(expected[condition], abs=1e-9)
 
 
 @pytest.mark.parametrize("slicing", ["legacy", "corrected"])

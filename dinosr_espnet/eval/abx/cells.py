@@ -11,10 +11,13 @@ The legacy tool redraws the subset for every phone pair and is unseeded.
 - across-speaker cell ``(c, s, x, a, b)``: A = ``(c, s, a)``, B = ``(c, s, b)``, X = ``(c, x, a)``
   for a speaker ``x != s``. When more than ``max_x_across`` speakers qualify for ``(c, s, a, b)``,
   ``default_rng([seed, 1, c, s, a, b])`` picks ``max_x_across`` of them (sorted).
+
+Groups are numbered in ``(c, s, p)`` order and cells refer to them by number, so that every
+later step works on integer arrays.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Optional
 
 import numpy as np
@@ -23,8 +26,6 @@ from dinosr_espnet.eval.abx.tokens import TokenSet
 
 _GROUP_DRAW = 0
 _SPEAKER_DRAW = 1
-
-GroupKey = tuple[int, int, int]
 
 
 def subsample(members: np.ndarray, limit: Optional[int], seed: int, key: tuple[int, ...]) -> np.ndarray:
@@ -35,77 +36,110 @@ def subsample(members: np.ndarray, limit: Optional[int], seed: int, key: tuple[i
     return members[np.sort(rng.choice(len(members), size=limit, replace=False))]
 
 
-def build_groups(tokens: TokenSet, max_size_group: Optional[int], seed: int) -> dict[GroupKey, np.ndarray]:
+@dataclass
+class Groups:
+    """Subsampled token groups: group ``g`` has key ``keys[g] = (c, s, p)`` and the tokens
+    ``members[ptr[g]:ptr[g + 1]]`` (item-file order); keys are sorted."""
+
+    keys: np.ndarray  # (G, 3)
+    members: np.ndarray  # (sum of group sizes,) token indices
+    ptr: np.ndarray  # (G + 1,)
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    @property
+    def sizes(self) -> np.ndarray:
+        """Number of tokens of every group."""
+        return np.diff(self.ptr)
+
+
+def build_groups(tokens: TokenSet, max_size_group: Optional[int], seed: int) -> Groups:
     """Token indices of every (context, speaker, phone) group, subsampled."""
     order = np.lexsort((tokens.phone, tokens.speaker, tokens.context))
-    keys = np.stack([tokens.context[order], tokens.speaker[order], tokens.phone[order]], axis=1)
-    starts = np.flatnonzero(np.r_[True, np.any(keys[1:] != keys[:-1], axis=1)])
-    groups = {}
-    for members in np.split(order, starts[1:]):
-        first = members[0]
-        key = (int(tokens.context[first]), int(tokens.speaker[first]), int(tokens.phone[first]))
-        groups[key] = subsample(members, max_size_group, seed, (_GROUP_DRAW, *key))
-    return groups
+    labels = np.stack([tokens.context[order], tokens.speaker[order], tokens.phone[order]], axis=1)
+    starts = np.flatnonzero(np.r_[True, np.any(labels[1:] != labels[:-1], axis=1)])
+    keys = labels[starts]
+    kept = [
+        subsample(members, max_size_group, seed, (_GROUP_DRAW, *map(int, key)))
+        for key, members in zip(keys, np.split(order, starts[1:]))
+    ]
+    ptr = np.concatenate([[0], np.cumsum([len(m) for m in kept])]).astype(np.int64)
+    return Groups(keys.astype(np.int64), np.concatenate(kept).astype(np.int64), ptr)
 
 
 @dataclass
 class Cells:
-    """Cells of one condition: ``keys[i]`` labels cell ``i`` whose sets are ``x[i], a[i], b[i]``.
+    """Cells of one condition: cell ``i`` is labelled ``keys[i]`` and compares the groups
+    ``x[i], a[i], b[i]`` (indices into ``Groups``).
 
     Key columns: ``(c, s, a, b)`` within speaker, ``(c, s, x, a, b)`` across speakers.
     """
 
     keys: np.ndarray
-    x: list[np.ndarray] = field(default_factory=list)
-    a: list[np.ndarray] = field(default_factory=list)
-    b: list[np.ndarray] = field(default_factory=list)
-    exclude_self: bool = False
+    x: np.ndarray
+    a: np.ndarray
+    b: np.ndarray
+    exclude_self: bool
 
     def __len__(self) -> int:
         return len(self.x)
 
 
-def _by_context_speaker(groups: dict[GroupKey, np.ndarray]) -> dict[tuple[int, int], dict[int, np.ndarray]]:
-    nested: dict[tuple[int, int], dict[int, np.ndarray]] = {}
-    for (c, s, p), members in sorted(groups.items()):
-        nested.setdefault((c, s), {})[p] = members
-    return nested
+def _block_pairs(groups: Groups) -> tuple[np.ndarray, np.ndarray]:
+    """All ordered pairs ``(g, h)``, ``g != h``, of groups with the same context and speaker,
+    in ``(c, s, phone of g, phone of h)`` order."""
+    keys = groups.keys
+    starts = np.flatnonzero(np.r_[True, np.any(keys[1:, :2] != keys[:-1, :2], axis=1)])
+    sizes = np.diff(np.r_[starts, len(keys)])
+    block_size = np.repeat(sizes, sizes)
+    block_start = np.repeat(starts, sizes)
+    first = np.repeat(np.arange(len(keys)), block_size)
+    local = np.arange(len(first)) - np.repeat(np.cumsum(block_size) - block_size, block_size)
+    second = block_start[first] + local
+    keep = first != second
+    return first[keep], second[keep]
 
 
-def within_cells(groups: dict[GroupKey, np.ndarray]) -> Cells:
+def within_cells(groups: Groups) -> Cells:
     """Within-speaker cells (X and A from the same group, x != a)."""
-    keys, x, a, b = [], [], [], []
-    for (c, s), phones in _by_context_speaker(groups).items():
-        for phone_a, group_a in phones.items():
-            if len(group_a) < 2:
-                continue
-            for phone_b, group_b in phones.items():
-                if phone_b != phone_a:
-                    keys.append((c, s, phone_a, phone_b))
-                    x.append(group_a)
-                    a.append(group_a)
-                    b.append(group_b)
-    return Cells(np.array(keys, dtype=np.int64).reshape(-1, 4), x, a, b, exclude_self=True)
+    first, second = _block_pairs(groups)
+    keep = groups.sizes[first] >= 2
+    a, b = first[keep], second[keep]
+    keys = np.concatenate([groups.keys[a], groups.keys[b, 2:]], axis=1)
+    return Cells(keys, a, a, b, exclude_self=True)
 
 
-def across_cells(groups: dict[GroupKey, np.ndarray], max_x_across: Optional[int], seed: int) -> Cells:
+def across_cells(groups: Groups, max_x_across: Optional[int], seed: int) -> Cells:
     """Across-speaker cells (X from another speaker than A and B)."""
-    speakers_of: dict[tuple[int, int], list[int]] = {}
-    for c, s, p in sorted(groups):
-        speakers_of.setdefault((c, p), []).append(s)
-    keys, x, a, b = [], [], [], []
-    for (c, s), phones in _by_context_speaker(groups).items():
-        for phone_a, group_a in phones.items():
-            others = np.array([o for o in speakers_of[(c, phone_a)] if o != s], dtype=np.int64)
-            if len(others) == 0:
-                continue
-            for phone_b, group_b in phones.items():
-                if phone_b == phone_a:
-                    continue
-                chosen = subsample(others, max_x_across, seed, (_SPEAKER_DRAW, c, s, phone_a, phone_b))
-                for speaker_x in chosen:
-                    keys.append((c, s, int(speaker_x), phone_a, phone_b))
-                    x.append(groups[(c, int(speaker_x), phone_a)])
-                    a.append(group_a)
-                    b.append(group_b)
-    return Cells(np.array(keys, dtype=np.int64).reshape(-1, 5), x, a, b, exclude_self=False)
+    keys = groups.keys
+    # Families: groups of one (context, phone), ordered by speaker.
+    family = np.lexsort((keys[:, 1], keys[:, 2], keys[:, 0]))
+    starts = np.flatnonzero(np.r_[True, np.any(np.diff(keys[family][:, [0, 2]], axis=0) != 0, axis=1)])
+    sizes = np.diff(np.r_[starts, len(keys)])
+    family_start, family_size = np.empty_like(keys[:, 0]), np.empty_like(keys[:, 0])
+    family_start[family], family_size[family] = np.repeat(starts, sizes), np.repeat(sizes, sizes)
+    a, b = _block_pairs(groups)
+    drawn = np.zeros(len(a), dtype=bool) if max_x_across is None else family_size[a] - 1 > max_x_across
+    # Every other speaker of the family when there are few enough ...
+    full = np.flatnonzero(~drawn)
+    size = family_size[a[full]]
+    pair = np.repeat(full, size)
+    x = family[family_start[a[pair]] + np.arange(len(pair)) - np.repeat(np.cumsum(size) - size, size)]
+    keep = x != a[pair]
+    pairs, xs, counts = [pair[keep]], [x[keep]], []
+    # ... else a seeded draw per (c, s, a, b).
+    drawn = np.flatnonzero(drawn)
+    for ga, begin, length, phone_b in zip(a[drawn].tolist(), family_start[a[drawn]].tolist(),
+                                          family_size[a[drawn]].tolist(), keys[b[drawn], 2].tolist()):
+        members = family[begin:begin + length]
+        c, s, phone_a = keys[ga].tolist()
+        key = (_SPEAKER_DRAW, c, s, phone_a, phone_b)
+        xs.append(subsample(members[members != ga], max_x_across, seed, key))
+        counts.append(len(xs[-1]))
+    pairs.append(np.repeat(drawn, np.array(counts, dtype=np.int64)))
+    pair, x = np.concatenate(pairs), np.concatenate(xs)
+    a_keys = keys[a[pair]]
+    cell_keys = np.stack([a_keys[:, 0], a_keys[:, 1], keys[x, 1], a_keys[:, 2], keys[b[pair], 2]], axis=1)
+    order = np.lexsort((cell_keys[:, 2], cell_keys[:, 4], cell_keys[:, 3], cell_keys[:, 1], cell_keys[:, 0]))
+    return Cells(cell_keys[order], x[order], a[pair][order], b[pair][order], exclude_self=False)

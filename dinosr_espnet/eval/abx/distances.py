@@ -28,8 +28,8 @@ def unit_norm(frames: torch.Tensor) -> torch.Tensor:
 
 
 def angular_distance(xn: torch.Tensor, yn: torch.Tensor) -> torch.Tensor:
-    """``acos(<x, y>) / pi`` for frames already of unit norm."""
-    return torch.acos((xn @ yn.transpose(-1, -2)).clamp(-1.0, 1.0)) / math.pi
+    """``acos(<x, y>) / pi`` for frames already of unit norm (in place on the fresh product)."""
+    return (xn @ yn.transpose(-1, -2)).clamp_(-1.0, 1.0).acos_().div_(math.pi)
 
 
 def cosine_distance(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:

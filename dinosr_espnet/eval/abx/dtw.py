@@ -15,10 +15,13 @@ cells depend only on the two previous diagonals). The distances are first laid o
 diagonal-major, ``diag[b, k, 1 + i] = d[b, i, k - i]``, so that the three predecessors of every
 cell of diagonal ``k`` are plain slices of diagonals ``k - 1`` and ``k - 2`` (no gathers in the
 loop). Pairs of different lengths are padded: padding never influences ``C[n-1, m-1]`` since the
-recursion only looks at smaller indices.
+recursion only looks at smaller indices. ``dtw_pairs`` (the ``torch`` DTW backend, on any device)
+cuts the token pairs of a chunk out of its frame-distance matrix into such padded batches;
+``dtw_numba.py`` is the default CPU kernel, with the same results.
 """
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 
@@ -76,3 +79,40 @@ def dtw_batch(dist: torch.Tensor, len_x: torch.Tensor, len_y: torch.Tensor) -> t
     index = torch.arange(batch, device=device)
     last_diag = len_x + len_y - 2
     return cost[index, last_diag, len_x] / length[index, last_diag, len_x].to(dtype)
+
+
+def _batch_ends(len_x: np.ndarray, len_y: np.ndarray, budget: int, waste: float = 2.0) -> list[int]:
+    """End indices of consecutive pair batches whose padded tables stay within ``budget``
+    elements and within ``waste`` times their cells (a single pair may exceed both)."""
+    ends, start, total = [], 0, len(len_x)
+    while start < total:
+        stop = min(total, start + budget)
+        rows = np.maximum.accumulate(len_x[start:stop])
+        cols = np.maximum.accumulate(len_y[start:stop])
+        size = np.arange(1, stop - start + 1) * rows * cols
+        fits = (size <= budget) & (size <= waste * np.cumsum(len_x[start:stop] * len_y[start:stop]))
+        start += max(1, int(np.argmin(fits)) if not fits.all() else len(fits))
+        ends.append(start)
+    return ends
+
+
+def dtw_pairs(
+    dist: torch.Tensor, row0: np.ndarray, col0: np.ndarray, len_x: np.ndarray, len_y: np.ndarray, budget: int
+) -> torch.Tensor:
+    """DTW of the sub-matrices ``dist[row0[p]:row0[p] + len_x[p], col0[p]:col0[p] + len_y[p]]``,
+    in batches of similar sizes; (P,) on the device of ``dist``."""
+    device = dist.device
+    order = np.lexsort((len_y, len_x))
+    result = torch.empty(len(order), dtype=dist.dtype, device=device)
+    start = 0
+    for end in _batch_ends(len_x[order], len_y[order], budget):
+        chosen = order[start:end]
+        lx, ly = (torch.as_tensor(v[chosen], device=device) for v in (len_x, len_y))
+        steps_x = torch.arange(int(lx.max()), device=device)
+        steps_y = torch.arange(int(ly.max()), device=device)
+        rows = torch.as_tensor(row0[chosen], device=device)[:, None] + torch.minimum(steps_x, lx[:, None] - 1)
+        cols = torch.as_tensor(col0[chosen], device=device)[:, None] + torch.minimum(steps_y, ly[:, None] - 1)
+        tables = dist[rows[:, :, None], cols[:, None, :]]
+        result[torch.as_tensor(chosen, device=device)] = dtw_batch(tables, lx, ly)
+        start = end
+    return result

@@ -1,8 +1,9 @@
 """ZeroSpeech 2021 / libri-light ABX error rates (evaluation.md; spec §7 acoustic units).
 
 ``compute_abx(items, features, ABXConfig(...))`` slices the item tokens out of the features,
-builds the within- and across-speaker cells (within context), computes path-length-normalised
-DTW distances in batches and aggregates the cell errors. Errors are fractions (0.5 = chance).
+builds the within- and across-speaker cells (within context), computes the path-length-normalised
+DTW distances of every token pair they need, chunk by chunk (one frame-distance matrix per
+context, see ``pairs.py``), and aggregates the cell errors. Errors are fractions (0.5 = chance).
 """
 from __future__ import annotations
 
@@ -18,7 +19,8 @@ import torch
 from dinosr_espnet.eval.abx.cells import across_cells, build_groups, within_cells
 from dinosr_espnet.eval.abx.distances import PROBABILITY_DISTANCES, get_distance, prepare_frames
 from dinosr_espnet.eval.abx.items import ItemToken, read_item_file
-from dinosr_espnet.eval.abx.scoring import aggregate, cell_errors
+from dinosr_espnet.eval.abx.pairs import pair_table
+from dinosr_espnet.eval.abx.scoring import DTW_BACKENDS, aggregate, cell_errors, pair_values
 from dinosr_espnet.eval.abx.slicing import SLICING_MODES
 from dinosr_espnet.eval.abx.tokens import build_tokens
 
@@ -32,9 +34,12 @@ _DTYPES = {"float32": torch.float32, "float64": torch.float64}
 class ABXConfig:
     """ABX options; defaults follow evaluation.md with DinoSR's 50 Hz frame rate.
 
-    ``max_size_group`` / ``max_x_across`` of ``None`` disable subsampling. ``chunk_elements``
-    bounds the tensor elements of one DTW batch (memory knob; the result does not depend on it);
-    ``None`` picks 2**25 on CPU and 2**28 on CUDA (a few GB with the JS distance).
+    ``max_size_group`` / ``max_x_across`` of ``None`` disable subsampling. Frame distances are
+    computed on ``device``, one matrix per chunk of at most about ``chunk_elements`` entries
+    (memory knob: JS needs ``D`` times more; the scores do not depend on it beyond float
+    rounding); ``None`` picks 2**25 on CPU and 2**28 on CUDA. ``dtw`` runs the DTW in the
+    compiled ``numba`` kernel on the CPU threads (default; ``numba.set_num_threads``) or as a
+    ``torch`` wavefront on ``device``; both give the same scores.
     """
 
     frame_rate: float = 50.0
@@ -47,6 +52,7 @@ class ABXConfig:
     device: str = "cpu"
     dtype: str = "float32"
     chunk_elements: Optional[int] = None
+    dtw: str = "numba"
 
     def validate(self) -> None:
         """Raise ``ValueError`` naming the first invalid option."""
@@ -68,6 +74,8 @@ class ABXConfig:
             raise ValueError(f"dtype must be one of {tuple(_DTYPES)}, got {self.dtype!r}")
         if self.chunk_elements is not None and self.chunk_elements < 1:
             raise ValueError(f"chunk_elements must be >= 1, got {self.chunk_elements}")
+        if self.dtw not in DTW_BACKENDS:
+            raise ValueError(f"dtw must be one of {DTW_BACKENDS}, got {self.dtw!r}")
 
 
 @dataclass
@@ -103,25 +111,28 @@ def compute_abx(
     )
     tokens.frames = prepare_frames(tokens.frames, config.distance)
     groups = build_groups(tokens, config.max_size_group, config.seed)
-    distance = get_distance(config.distance, prepared=True)
-    elementwise = config.distance == "js"
     chunk = config.chunk_elements or (1 << 28 if tokens.frames.is_cuda else 1 << 25)
+    cells = {
+        condition: within_cells(groups) if condition == "within"
+        else across_cells(groups, config.max_x_across, config.seed)
+        for condition in config.conditions
+    }
+    # One pass over the group pairs of all conditions: each chunk's frame distances once.
+    table = pair_table(groups, [c for c in cells.values() if len(c)])
+    values = pair_values(
+        tokens, groups, table, get_distance(config.distance, prepared=True),
+        elementwise=config.distance == "js", chunk_elements=chunk, backend=config.dtw,
+    )
     scores: dict[str, Optional[float]] = {name: None for name in CONDITIONS}
-    num_cells: dict[str, int] = {}
-    for condition in config.conditions:
-        cells = within_cells(groups) if condition == "within" else across_cells(
-            groups, config.max_x_across, config.seed
-        )
-        num_cells[condition] = len(cells)
-        if len(cells) == 0:
+    for condition, condition_cells in cells.items():
+        if len(condition_cells) == 0:
             logger.warning("ABX %s-speaker: no cell (too few speakers or tokens); score is None", condition)
             continue
-        errors = cell_errors(tokens, cells, distance, elementwise, chunk)
-        scores[condition] = aggregate(cells, errors)
-        logger.info(
-            "ABX %s-speaker error: %.3f%% over %d cells", condition, 100 * scores[condition], len(cells)
-        )
+        scores[condition] = aggregate(condition_cells, cell_errors(groups, condition_cells, table, values))
+        logger.info("ABX %s-speaker error: %.3f%% over %d cells",
+                    condition, 100 * scores[condition], len(condition_cells))
     return ABXResult(
         within=scores["within"], across=scores["across"], num_tokens=len(tokens),
-        num_skipped_tokens=tokens.num_skipped, num_cells=num_cells, config=asdict(config),
+        num_skipped_tokens=tokens.num_skipped,
+        num_cells={name: len(c) for name, c in cells.items()}, config=asdict(config),
     )
