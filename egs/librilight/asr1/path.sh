@@ -1,0 +1,3 @@
+# shellcheck shell=bash
+# Recipe environment: see egs/TEMPLATE/path.sh.
+. "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/../../TEMPLATE/path.sh"
