@@ -79,7 +79,8 @@ make_corpus() {
 }
 
 install_kenlm() {
-    "$MAIN_ROOT/utils/install_kenlm.sh" --install-deps
+    "$MAIN_ROOT/utils/install_kenlm.sh" --install-deps \
+        || die "KenLM could not be built (see above); ./run.sh --use_lm false runs without the LM"
 }
 
 # for_both FIRST LAST: asr.sh stages FIRST..LAST for the DinoSR init and for the random init
