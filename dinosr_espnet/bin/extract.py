@@ -30,6 +30,7 @@ from typing import Optional, Sequence
 
 import torch
 
+from dinosr_espnet.bin.cli import run_cli
 from dinosr_espnet.eval.extract_io import FORMATS, AudioLoader, MatrixWriter, UnitsWriter, read_wav_scp
 from dinosr_espnet.eval.extraction import CorpusExtractor, codebook_layers, parse_layers
 from dinosr_espnet.inference import DinoSRInference
@@ -156,13 +157,7 @@ def run(args: argparse.Namespace) -> dict:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    try:
-        run(build_parser().parse_args(argv))
-    except (ValueError, FileNotFoundError) as e:
-        logger.error("%s", e)
-        return 1
-    return 0
+    return run_cli(build_parser, run, argv)
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ from typing import Optional, Sequence
 
 import torch
 
+from dinosr_espnet.bin.cli import run_cli
 from dinosr_espnet.bin.extract import add_model_arguments, load_model, make_loader
 from dinosr_espnet.eval.extract_io import read_wav_scp
 from dinosr_espnet.eval.probing import (
@@ -124,13 +125,7 @@ def run(args: argparse.Namespace) -> dict:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    try:
-        run(build_parser().parse_args(argv))
-    except (ValueError, FileNotFoundError) as e:
-        logger.error("%s", e)
-        return 1
-    return 0
+    return run_cli(build_parser, run, argv)
 
 
 if __name__ == "__main__":
