@@ -205,6 +205,9 @@ def config_from_fairseq(model_cfg: Mapping[str, Any]) -> DinoSRConfig:
 
 def config_to_fairseq(cfg: DinoSRConfig) -> dict[str, Any]:
     """fairseq ``cfg["model"]`` for ``cfg``; options fairseq cannot express are warned about."""
+    if cfg.frontend != "cnn":
+        raise ValueError(f"frontend={cfg.frontend!r} has no fairseq equivalent (fairseq DinoSR "
+                         f"reads the waveform with a CNN): only frontend 'cnn' models export")
     kernel, depth = cfg.pos_conv_kernel, cfg.pos_conv_depth
     if depth < 2 or pos_conv_kernel(kernel * depth, depth) != kernel:
         raise ValueError(f"pos_conv_kernel={kernel} with pos_conv_depth={depth} has no fairseq "

@@ -14,11 +14,12 @@ ConvSpec = tuple[int, int, int]  # (channels, kernel, stride)
 
 CODEBOOK_UPDATES = ("ema_sum", "ema_mean")
 CODEBOOK_INITS = ("instance_norm", "normal", "l2_normalized")
+FRONTENDS = ("cnn", "fbank")
 
 _INT_FIELDS = (
     "embed_dim", "ffn_dim", "num_heads", "num_layers", "pos_conv_depth", "pos_conv_kernel",
     "pos_conv_groups", "mask_length", "mask_min_spans", "num_codebooks", "codebook_size",
-    "ema_anneal_updates", "ema_last_update",
+    "ema_anneal_updates", "ema_last_update", "fbank_sample_rate",
 )
 _FLOAT_FIELDS = (
     "dropout", "attention_dropout", "activation_dropout", "dropout_input", "layerdrop",
@@ -39,6 +40,9 @@ class DinoSRConfig:
     ``num_codebooks`` is N (top teacher layers with a codebook), ``codebook_size`` V,
     ``codebook_decay`` τ (Eq. 3), ``ema_decay_*`` the teacher's λ schedule (Eq. 1).
     ``codebook_init_std`` is used by ``codebook_init="normal"``; ``None`` means 1/sqrt(V).
+    ``frontend``: ``cnn`` (spec) learns every ``conv_layers`` entry; ``fbank`` (extension for
+    small CPU-scale runs) makes the first entry a fixed log-mel filterbank
+    ``(n_mels, window, hop)`` computed at ``fbank_sample_rate`` (``feature_extractor.py``).
     ``freeze_feature_extractor_after``: ``None`` trains the CNN throughout (release behaviour);
     an int freezes CNN, post-extract LayerNorm and projection from that update on.
 
@@ -53,6 +57,8 @@ class DinoSRConfig:
 
     conv_layers: list[ConvSpec] = field(default_factory=_base_conv_layers)
     conv_bias: bool = False
+    frontend: str = "cnn"
+    fbank_sample_rate: int = 16000
     embed_dim: int = 768
     ffn_dim: int = 3072
     num_heads: int = 12
@@ -170,7 +176,7 @@ class DinoSRConfig:
             v = getattr(self, name)
             if not isinstance(v, bool):
                 raise ValueError(f"DinoSR config key '{name}' must be true/false, got {v!r}")
-        for name in ("codebook_update", "codebook_init"):
+        for name in ("codebook_update", "codebook_init", "frontend"):
             if not isinstance(getattr(self, name), str):
                 raise ValueError(f"DinoSR config key '{name}' must be a string")
         if self.codebook_init_std is not None:
@@ -218,6 +224,12 @@ class DinoSRConfig:
             raise bad("codebook_update", f"must be one of {CODEBOOK_UPDATES}")
         if self.codebook_init not in CODEBOOK_INITS:
             raise bad("codebook_init", f"must be one of {CODEBOOK_INITS}")
+        if self.frontend not in FRONTENDS:
+            raise bad("frontend", f"must be one of {FRONTENDS}")
+        if self.frontend == "fbank" and self.conv_layers[0][1] < 2:
+            raise bad("conv_layers", "the fbank entry [n_mels, window, hop] needs window >= 2")
+        if self.fbank_sample_rate < 1:
+            raise bad("fbank_sample_rate", "must be >= 1")
         if self.codebook_init_std is not None and not self.codebook_init_std > 0:
             raise bad("codebook_init_std", "must be > 0")
         for name in ("ema_decay_start", "ema_decay_end"):

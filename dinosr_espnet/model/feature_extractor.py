@@ -1,11 +1,23 @@
-"""CNN feature encoder: waveform → 50 Hz frames (spec §3)."""
+"""Feature encoder: waveform → 50 Hz frames (spec §3), and the log-mel frontend option.
+
+``frontend: cnn`` (spec, default): every ``conv_layers`` entry is a learned ConvBlock.
+``frontend: fbank`` (an extension, not in the paper): the first entry ``(n_mels, window, hop)``
+is a fixed log-mel filterbank and only the remaining entries are learned ConvBlocks. A
+waveform CNN needs many updates before its features are as good as a filterbank's; small
+CPU-scale runs (the mini recipe) use ``fbank`` so that their minutes go to the transformer.
+"""
 from __future__ import annotations
 
 from typing import Sequence
 
 import torch
+import torchaudio
 from torch import nn
 from torch.nn import functional as F
+
+from dinosr_espnet.model.config import FRONTENDS
+
+LOG_MEL_FLOOR = 1e-6
 
 
 class ConvBlock(nn.Module):
@@ -27,25 +39,63 @@ class ConvBlock(nn.Module):
         return F.gelu(x)
 
 
+class LogMelFilterbank(nn.Module):
+    """Fixed log-mel filterbank: Hann window of ``window`` samples every ``hop`` samples,
+    DC removed per frame, power spectrum (FFT size: the next power of two, at least 512, so
+    that short windows still give every mel filter a frequency bin), HTK mel filters from
+    20 Hz to Nyquist, natural log with floor 1e-6. No parameters.
+
+    Shapes: ``(batch, 1, samples)`` → ``(batch, n_mels, frames)`` with
+    ``frames = floor((samples - window) / hop) + 1``, as a convolution of that kernel and stride.
+    """
+
+    def __init__(self, n_mels: int, window: int, hop: int, sample_rate: int) -> None:
+        super().__init__()
+        self.window, self.hop = window, hop
+        self.n_fft = max(512, 1 << (window - 1).bit_length())
+        self.register_buffer("hann", torch.hann_window(window, periodic=False), persistent=False)
+        mel = torchaudio.functional.melscale_fbanks(
+            self.n_fft // 2 + 1, 20.0, sample_rate / 2, n_mels, sample_rate, mel_scale="htk")
+        self.register_buffer("mel", mel, persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        frames = x.squeeze(1).unfold(-1, self.window, self.hop)
+        frames = (frames - frames.mean(-1, keepdim=True)) * self.hann
+        power = torch.fft.rfft(frames.float(), n=self.n_fft).abs().square()
+        return torch.log(power @ self.mel + LOG_MEL_FLOOR).transpose(1, 2)
+
+
 class FeatureExtractor(nn.Module):
-    """Stack of ``ConvBlock``; ``conv_layers`` lists (channels, kernel, stride).
+    """Stack of ``ConvBlock``; ``conv_layers`` lists (channels, kernel, stride). With
+    ``frontend="fbank"`` the first entry is a ``LogMelFilterbank`` (n_mels, window, hop).
 
     Shapes: ``(batch, samples)`` → ``(batch, frames, channels)``; frame count as in
     ``DinoSRConfig.num_frames``. Output frame t only sees samples
     ``[t·stride, t·stride + receptive_field)``, so right padding never changes valid frames.
     """
 
-    def __init__(self, conv_layers: Sequence[tuple[int, int, int]], bias: bool = False) -> None:
+    def __init__(self, conv_layers: Sequence[tuple[int, int, int]], bias: bool = False,
+                 frontend: str = "cnn", sample_rate: int = 16000) -> None:
         super().__init__()
-        blocks = []
+        if frontend not in FRONTENDS:
+            raise ValueError(f"unknown frontend {frontend!r} (known: {', '.join(FRONTENDS)})")
+        layers = list(conv_layers)
+        self.filterbank = None
         in_channels = 1
-        for channels, kernel, stride in conv_layers:
+        if frontend == "fbank":
+            n_mels, window, hop = layers.pop(0)
+            self.filterbank = LogMelFilterbank(n_mels, window, hop, sample_rate)
+            in_channels = n_mels
+        blocks = []
+        for channels, kernel, stride in layers:
             blocks.append(ConvBlock(in_channels, channels, kernel, stride, bias))
             in_channels = channels
         self.conv_layers = nn.ModuleList(blocks)
 
     def forward(self, source: torch.Tensor) -> torch.Tensor:
         x = source.unsqueeze(1)
+        if self.filterbank is not None:
+            x = self.filterbank(x)
         for block in self.conv_layers:
             x = block(x)
         return x.transpose(1, 2)

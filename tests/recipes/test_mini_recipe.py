@@ -134,9 +134,8 @@ def test_dev_wer_is_finite_and_below_100_percent(recipe):
     modes = ["viterbi"] + (["lm_4gram"] if recipe["use_lm"] else [])
     wers = {(init, mode): _dev_wer(d, exp, mode) for init, exp in ASR.items() for mode in modes}
     assert all(math.isfinite(w) and 0.0 <= w for w in wers.values()), wers
-    # Decoding and scoring are real: some system of the run recognises words on dev. (At CI
-    # size, seconds of training, the DinoSR-init system can still emit only blanks: WER 100 %.)
-    assert min(wers.values()) < 1.0, wers
+    # The system fine-tuned from the DinoSR student recognises words on dev, in every decoding.
+    assert all(wers["dinosr", mode] < 1.0 for mode in modes), wers
     results = (d / ASR["dinosr"] / "RESULTS.md").read_text()
     assert "|dev|" in results and "### WER" in results
     summary = (d / "exp/summary.md").read_text()

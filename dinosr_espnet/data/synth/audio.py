@@ -12,6 +12,7 @@ from functools import lru_cache
 from math import ceil, gcd
 
 import numpy as np
+import soxr
 
 from dinosr_espnet.data.synth.espeak import SAMPLE_RATE as ESPEAK_RATE
 from dinosr_espnet.data.synth.espeak import SILENCE, Synthesis
@@ -110,6 +111,22 @@ class Track:
             else:
                 spans.append((label, start + shift, end + shift))
         return Track(np.concatenate([self.audio, other.audio]), spans)
+
+    def formant_scaled(self, scale: float) -> Track:
+        """Played `scale` times faster (soxr resampling): formants and pitch move up by
+        `scale`, durations shrink by it, spans follow. A vocal-tract length change."""
+        if scale == 1.0 or not self.num_samples:
+            return self
+        audio = soxr.resample(self.audio, RATE, RATE / scale).astype(np.float32)
+        n, ratio = len(audio), len(audio) / self.num_samples
+        spans = []
+        for label, start, end in self.spans:
+            s, e = min(round(start * ratio), n), min(round(end * ratio), n)
+            if e > s:
+                spans.append((label, s, e))
+        if spans:
+            spans[-1] = (spans[-1][0], spans[-1][1], n)
+        return Track(audio, spans)
 
     def padded(self, lead: int, trail: int) -> Track:
         """Add `lead`/`trail` samples of silence, then more trailing silence up to a HOP multiple."""

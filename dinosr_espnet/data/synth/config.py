@@ -17,7 +17,7 @@ import yaml
 from dinosr_espnet.data.synth.speakers import check_style
 from dinosr_espnet.data.synth.wordlists import load_languages, select_languages
 
-GENERATOR_VERSION = "1"
+GENERATOR_VERSION = "2"
 CONF_DIR = Path(__file__).resolve().parents[3] / "conf" / "corpus"
 CORPORA = ("librispeech", "librilight", "babel")
 LIBRISPEECH_SPLITS = (

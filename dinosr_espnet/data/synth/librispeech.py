@@ -10,11 +10,13 @@ that, so 1h : 9h is 1 : 9 as in the real corpus.
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Optional
 
 import soundfile as sf
 
+from dinosr_espnet.data.synth.acoustics import Room, impulse_response, record, sample_room
 from dinosr_espnet.data.synth.audio import RATE, Track, add_noise, to_int16
 from dinosr_espnet.data.synth.config import LIBRISPEECH_SPLITS, Request
 from dinosr_espnet.data.synth.grammar import Grammar, Sentence
@@ -37,6 +39,7 @@ class Utterance:
     speaker: Speaker
     chapter: int
     sentence: Sentence
+    room: Optional[Room] = None
 
     @property
     def relpath(self) -> str:
@@ -61,7 +64,12 @@ class UtteranceJob:
         spk = self.utt.speaker
         voice = spk.utterance_voice(rng)
         track = Track.from_synthesis(synthesize(self.utt.sentence.spoken, voice, int(rng.integers(2**31))))
+        track = track.formant_scaled(spk.utterance_formant_scale(rng))
         track = track.padded(int(rng.uniform(*self.lead) * RATE), int(rng.uniform(*self.trail) * RATE))
+        room = self.utt.room
+        if room is not None:
+            ir = impulse_response(room, stream(self.seed, "librispeech-room", str(self.utt.chapter)))
+            track = Track(record(track.audio, room, ir), track.spans)
         gain = 10 ** (spk.gain_db / 20)
         audio = add_noise(
             track.audio * gain, track.speech_rms() * gain, spk.snr_db, rng, rng.uniform(0.0, 0.95)
@@ -139,6 +147,7 @@ def plan_librispeech(request: Request, grammar: Grammar) -> LibriPlan:
                 uttid = f"{spk.id}-{chapter}-{counters[chapter]:04d}"
                 counters[chapter] += 1
                 utts.append(Utterance(uttid, split, spk, chapter, sentence))
+    utts = [replace(u, room=_room(request, u)) for u in utts]
     rank = {s: i for i, s in enumerate(LIBRISPEECH_SPLITS)}
     utts.sort(key=lambda u: (rank[u.split], u.uttid))
     plan = LibriPlan(utterances=utts)
@@ -150,6 +159,15 @@ def plan_librispeech(request: Request, grammar: Grammar) -> LibriPlan:
         if sentence.words not in held_out:
             plan.lm_sentences.append(sentence)
     return plan
+
+
+def _room(request: Request, utt: Utterance) -> Optional[Room]:
+    """The room of the utterance's chapter (one per chapter, from its own random stream), or
+    None when the speaker style has no `room` section."""
+    style = request.synthesis["librispeech"]["other" if "other" in utt.split else "clean"]
+    if "room" not in style:
+        return None
+    return sample_room(stream(request.seed, "librispeech-room-conditions", str(utt.chapter)), style)
 
 
 def _finetuning(request: Request, plan: LibriPlan) -> dict[str, list[Utterance]]:

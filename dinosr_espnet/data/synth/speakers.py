@@ -1,7 +1,9 @@
 """Synthetic speakers: an espeak voice variant with pitch, range, rate, gain and noise level.
 
 Ranges come from `conf/corpus/synthesis.yaml` (a "style": clean or other LibriSpeech speakers,
-BABEL speakers). A speaker's sex follows its voice variant (`f*` female, else male).
+BABEL speakers). A speaker's sex follows its voice variant (`f*` female, else male). Each
+utterance varies the speaker's rate and pitch, and (`formant_jitter`) the vocal-tract scale:
+eSpeak alone would render a phone identically every time it occurs in the same context.
 """
 
 from __future__ import annotations
@@ -10,10 +12,12 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from dinosr_espnet.data.synth.acoustics import check_room
 from dinosr_espnet.data.synth.espeak import Voice
 
 _RANGES = ("pitch", "range", "rate", "word_gap", "gain_db", "snr_db")
-_STYLE_KEYS = set(_RANGES) | {"variants", "rate_jitter", "accents"}
+_OPTIONAL_KEYS = {"accents", "pitch_jitter", "formant_jitter", "room"}
+_STYLE_KEYS = set(_RANGES) | {"variants", "rate_jitter"} | _OPTIONAL_KEYS
 
 
 @dataclass(frozen=True)
@@ -26,17 +30,30 @@ class Speaker:
     gain_db: float
     snr_db: float
     rate_jitter: float
+    pitch_jitter: float = 0.0
+    formant_jitter: float = 0.0
 
     def utterance_voice(self, rng: np.random.Generator) -> Voice:
-        """The speaker's voice with this utterance's speaking-rate perturbation."""
+        """The speaker's voice with this utterance's speaking-rate (relative, uniform in
+        ±`rate_jitter`) and pitch (espeak units, uniform in ±`pitch_jitter`) perturbation."""
         factor = 1.0 + rng.uniform(-self.rate_jitter, self.rate_jitter)
-        return replace(self.voice, rate=int(round(self.voice.rate * factor)))
+        voice = replace(self.voice, rate=int(round(self.voice.rate * factor)))
+        if self.pitch_jitter > 0:
+            pitch = self.voice.pitch + rng.uniform(-self.pitch_jitter, self.pitch_jitter)
+            voice = replace(voice, pitch=int(np.clip(round(pitch), 0, 100)))
+        return voice
+
+    def utterance_formant_scale(self, rng: np.random.Generator) -> float:
+        """This utterance's vocal-tract scale: formants and pitch times 1 ± `formant_jitter`."""
+        if self.formant_jitter <= 0:
+            return 1.0
+        return float(1.0 + rng.uniform(-self.formant_jitter, self.formant_jitter))
 
 
 def check_style(style: dict, where: str) -> None:
     """Validate a speaker style; raises ValueError naming the key."""
     unknown = set(style) - _STYLE_KEYS
-    missing = (_STYLE_KEYS - {"accents"}) - set(style)
+    missing = (_STYLE_KEYS - _OPTIONAL_KEYS) - set(style)
     if unknown or missing:
         raise ValueError(f"{where}: unknown keys {sorted(unknown)}, missing keys {sorted(missing)}")
     for key in _RANGES:
@@ -45,6 +62,11 @@ def check_style(style: dict, where: str) -> None:
             raise ValueError(f"{where}.{key}: min {lo} > max {hi}")
     if not style["variants"]:
         raise ValueError(f"{where}.variants: empty")
+    for key in ("pitch_jitter", "formant_jitter"):
+        if not 0 <= style.get(key, 0) < (1 if key == "formant_jitter" else 50):
+            raise ValueError(f"{where}.{key}: out of range: {style[key]!r}")
+    if "room" in style:
+        check_room(style["room"], f"{where}.room")
 
 
 def sample_speaker(rng: np.random.Generator, spk_id: str, style: dict, language: str) -> Speaker:
@@ -67,6 +89,8 @@ def sample_speaker(rng: np.random.Generator, spk_id: str, style: dict, language:
         gain_db=round(float(draw["gain_db"]), 2),
         snr_db=round(float(draw["snr_db"]), 2),
         rate_jitter=float(style["rate_jitter"]),
+        pitch_jitter=float(style.get("pitch_jitter", 0.0)),
+        formant_jitter=float(style.get("formant_jitter", 0.0)),
     )
 
 

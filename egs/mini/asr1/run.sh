@@ -54,7 +54,7 @@ export stage_times
 [ "$stage" -gt 1 ] || rm -f "$stage_times"
 size_ssl_args="" size_asr_args=""
 if [ "$size" = ci ]; then  # 6 min of speech: a run through every stage, not a model
-    size_ssl_args="--max_epoch 2 --num_iters_per_epoch 50 --scheduler_conf max_steps=100"
+    size_ssl_args="--max_epoch 3 --num_iters_per_epoch 100 --scheduler_conf max_steps=300"
     size_asr_args="--max_epoch 4 --num_iters_per_epoch 150 --scheduler_conf max_steps=600"
 fi
 ssl_tag=mini_$size
@@ -63,7 +63,7 @@ common=(--expdir "$expdir" --nj "$nj")
 ssl_opts=("${common[@]}" --train_set train_960 --valid_set dev
     --ssl_config "$ssl_config" --ssl_tag "$ssl_tag" --ssl_args "$size_ssl_args $ssl_args"
     --units_set dev_clean --units_alignments "$MINI_CORPUS/alignments/librispeech/dev_clean.phn"
-    --units_item "$MINI_CORPUS/abx/dev_clean.item" --units_args "--layers all --mfcc_k 50")
+    --units_item "$MINI_CORPUS/abx/dev_clean.item" --units_args "--layers all --mfcc_k 64,100,256")
 asr_opts=("${common[@]}" --train_set "$finetune_set" --valid_set dev
     --test_sets "test_clean test_other" --token_text data/train_10h/text
     --asr_config "$asr_config" --asr_args "$size_asr_args $asr_args" --pretrain_exp "$ssl_exp"

@@ -71,8 +71,31 @@ def wer_section(args: argparse.Namespace, sets: list[str]) -> tuple[list[str], l
     return lines, checks
 
 
+def units_checks(report: dict) -> list[str]:
+    """The units effects: the best codebook's PNMI above MFCC k-means with as many clusters
+    (k = V), and the best layer's cosine ABX (within and across) below the MFCCs'."""
+    quality, abx = report["unit_quality"], report["abx"]
+    checks = []
+    mfcc_q = quality.get(f"mfcc_k{report['codebook_size']}")
+    codebooks = [q["pnmi"] for name, q in quality.items() if name.startswith("layer")]
+    if mfcc_q is not None and codebooks:
+        ok = max(codebooks) > mfcc_q["pnmi"]
+        checks.append(f"- DinoSR codebook PNMI above MFCC k-means with k = V = "
+                      f"{report['codebook_size']} ({max(codebooks):.3f} vs {mfcc_q['pnmi']:.3f}): "
+                      f"{'yes' if ok else 'NO'}")
+    mfcc_abx = abx.get("mfcc/cosine", {})
+    for cond in ("within", "across"):
+        layers = [a[cond] for name, a in abx.items()
+                  if name.startswith("layer") and name.endswith("/cosine") and a.get(cond) is not None]
+        if layers and mfcc_abx.get(cond) is not None:
+            ok = min(layers) < mfcc_abx[cond]
+            checks.append(f"- DinoSR ABX {cond} speaker below MFCC ({100 * min(layers):.1f}% vs "
+                          f"{100 * mfcc_abx[cond]:.1f}%): {'yes' if ok else 'NO'}")
+    return checks
+
+
 def units_section(units: Optional[Path]) -> list[str]:
-    """Best codebook layer vs MFCC k-means: PNMI and ABX (cosine)."""
+    """Codebook layers vs MFCC k-means: PNMI and ABX (cosine), then the units checks."""
     if units is None or not (units / "report.json").is_file():
         return ["(no units report)"]
     report = json.loads((units / "report.json").read_text(encoding="utf-8"))
@@ -87,7 +110,7 @@ def units_section(units: Optional[Path]) -> list[str]:
                  else f"MFCC k-means, k={name.split('_k')[-1]}")
         lines.append(f"| {label} | {q['pnmi']:.3f} | {q['phone_purity']:.3f} | {q['perplexity']:.1f} "
                      f"| {within} | {across} |")
-    return lines + ["", f"Full report: `{units / 'report.md'}`"]
+    return lines + ["", *units_checks(report), "", f"Full report: `{units / 'report.md'}`"]
 
 
 def times_section(times: Optional[Path], elapsed: Optional[int]) -> list[str]:
