@@ -26,6 +26,7 @@ setup(
         "tqdm",
         "matplotlib",
         "scikit-learn",
+        "scipy",
         "espeakng-loader",
         "wordfreq",
     ],

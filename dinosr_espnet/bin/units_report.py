@@ -55,6 +55,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="MFCC k-means baseline sizes, comma-separated ('' to skip)")
     parser.add_argument("--mfcc_n_init", type=int, default=20, help="k-means++ restarts")
     parser.add_argument("--mfcc_max_frames", type=int, help="fit k-means on at most this many frames")
+    parser.add_argument("--mfcc_fit_wav_scp", type=Path,
+                        help="fit the MFCC k-means on these utterances (e.g. training audio, as "
+                             "HuBERT and the DinoSR codebooks); default: the --wav_scp set")
     parser.add_argument("--train_log", type=Path, help="ESPnet train.log for the training curves")
     parser.add_argument("--label_rate", type=float, default=100.0, help="phone label frames per second")
     parser.add_argument("--strip_stress", action="store_true", help="AH0/AH1 -> AH")
@@ -84,8 +87,9 @@ def run(args: argparse.Namespace) -> dict:
         keep_features=args.keep_features)
     extractor = make_extractor(inference, args, layers, codewords=True, head_probs=True)
     report = UnitsReport(extractor, args.out_dir, options)
+    fit = read_wav_scp(args.mfcc_fit_wav_scp) if args.mfcc_fit_wav_scp else None
     results = report.run(read_wav_scp(args.wav_scp), make_loader(inference, args), args.phones,
-                         args.item, args.train_log)
+                         args.item, args.train_log, mfcc_fit=fit)
     print((args.out_dir / "report.md").read_text(encoding="utf-8"))
     return results
 

@@ -4,7 +4,9 @@ One pass over the audio writes the teacher codewords of every selected codebook 
 layer features (float16 ``.npy``) and head probabilities (float32) of the utterances named in
 the ABX item file, and the 39-dim MFCCs (at the model's frame rate) for the baseline. Then:
 
-- unit quality (``eval.units``) per codebook layer and for MFCC k-means (k in ``mfcc_k``);
+- unit quality (``eval.units``) per codebook layer and for MFCC k-means (k in ``mfcc_k``),
+  fitted on ``mfcc_fit`` utterances when given (HuBERT fits it on training audio, as the DinoSR
+  codebooks were learned on training audio), else on the analysed set itself;
 - ABX (``eval.abx``): cosine on each selected layer's features, Jensen-Shannon on the head
   probabilities of each codebook layer (the paper's choice), cosine on the MFCCs;
 - pictures (``eval.plots``) per codebook layer, the layer-wise figure, training curves;
@@ -26,6 +28,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 import numpy as np
+from tqdm import tqdm
 
 from dinosr_espnet.eval import plots
 from dinosr_espnet.eval.abx import ABXConfig, ItemToken, compute_abx, read_item_file
@@ -145,9 +148,18 @@ class UnitsReport:
         self.results["figures"].append(str(path.relative_to(self.out)))
 
     # ------------------------------------------------------------------ driver
+    def _fit_mfcc(self, entries: Mapping[str, str], load: Callable[[str, str], np.ndarray]
+                  ) -> dict[str, np.ndarray]:
+        """MFCC features of the utterances the k-means baseline is fitted on."""
+        return {uid: mfcc_features(load(uid, entry), self.inference.fs, self.mfcc_step)
+                for uid, entry in tqdm(entries.items(), desc="MFCC k-means fit set", unit="utt",
+                                       disable=None)}
+
     def run(self, entries: Mapping[str, str], load: Callable[[str, str], np.ndarray],
-            phones: Path, item: Path, train_log: Optional[Path] = None) -> dict[str, Any]:
-        """Everything; returns the ``report.json`` content."""
+            phones: Path, item: Path, train_log: Optional[Path] = None,
+            mfcc_fit: Optional[Mapping[str, str]] = None) -> dict[str, Any]:
+        """Everything; returns the ``report.json`` content. ``mfcc_fit``: the utterances
+        (uttid → wav.scp entry) to fit the MFCC k-means on; ``None``: ``entries``."""
         self.out.mkdir(parents=True, exist_ok=True)
         labels = read_phone_labels(phones, strip_stress=self.opts.strip_stress)
         all_items = read_item_file(item)
@@ -160,8 +172,9 @@ class UnitsReport:
         mfcc = self._extract(entries, load, {t.file for t in items})
         metrics: dict[int, dict[str, float]] = {}
         self._codebook_quality(labels, metrics)
+        fit_features = mfcc if mfcc_fit is None else self._fit_mfcc(mfcc_fit, load)
         for k in self.opts.mfcc_k:
-            model = fit_kmeans(mfcc.values(), k, seed=self.opts.seed,
+            model = fit_kmeans(fit_features.values(), k, seed=self.opts.seed,
                                max_frames=self.opts.mfcc_max_frames, n_init=self.opts.mfcc_n_init)
             self._quality(f"mfcc_k{k}", assign_units(model, mfcc), labels, self.repeat, k)
         self._all_abx(items, mfcc, metrics)
@@ -178,6 +191,8 @@ class UnitsReport:
             codebook_size=cfg.codebook_size, layers=self.layers,
             codebook_of_layer={str(i): k for i, k in self.unit_layers.items()},
             abx_tokens=len(items), options=asdict(self.opts), phones=str(phones), item=str(item),
+            mfcc_fit=("the analysed utterances" if mfcc_fit is None
+                      else f"{len(fit_features)} utterances of another set (--mfcc_fit_wav_scp)"),
             train_log=str(train_log) if train_log else None)
         (self.out / "report.json").write_text(json.dumps(self.results, indent=2) + "\n", encoding="utf-8")
         (self.out / "report.md").write_text(render_markdown(self.results), encoding="utf-8")
@@ -239,7 +254,8 @@ def render_markdown(results: Mapping[str, Any]) -> str:
              f"- layers: {', '.join(map(str, results['layers']))} (hidden-state index; codebook of "
              f"layer i: {results['codebook_of_layer']}); codebook size {results['codebook_size']}",
              f"- ABX items: `{results['item']}`, {results['abx_tokens']} tokens; "
-             f"{results['options']['abx_slicing']} slicing, seed {results['options']['seed']}", "",
+             f"{results['options']['abx_slicing']} slicing, seed {results['options']['seed']}",
+             f"- MFCC k-means fitted on {results.get('mfcc_fit', 'the analysed utterances')}", "",
              "## Unit quality", "",
              "| units | active | perplexity | cluster purity | phone purity | PNMI | frame mismatch |",
              "|---|---|---|---|---|---|---|"]

@@ -76,3 +76,37 @@ def test_report_rejects_unrelated_items(experiment, corpus, tmp_path, caplog):
             str(corpus["phn"]), "--item", str(item), "--out_dir", str(tmp_path / "o"), "--mfcc_k", ""]
     assert report_main(args) == 1
     assert "no token names an utterance" in caplog.text
+
+
+def test_mfcc_baseline_can_be_fitted_on_another_set(experiment, corpus, report, tmp_path):
+    """--mfcc_fit_wav_scp: k-means fitted on other audio (here white noise, which has nothing
+    of the phone tones) is applied to the analysed set and follows the phones less well than the
+    analysed set's own fit (the module fixture); fitted on the analysed set's own wav.scp, it
+    reproduces the default exactly."""
+    import numpy as np
+    import soundfile as sf
+
+    noise = tmp_path / "noise.wav"
+    sf.write(noise, np.random.default_rng(0).normal(0, 0.1, 32000).astype(np.float32), 16000)
+    fit_scp = tmp_path / "fit.scp"
+    fit_scp.write_text(f"noise1 {noise}\n")
+    out = tmp_path / "units"
+    args = ["--model_file", str(experiment), "--wav_scp", str(corpus["wav_scp"]),
+            "--phones", str(corpus["phn"]), "--item", str(corpus["item"]), "--out_dir", str(out),
+            "--mfcc_k", "8", "--mfcc_n_init", "2", "--embedding", "pca", "--batch_size", "3",
+            "--mfcc_fit_wav_scp", str(fit_scp)]
+    assert report_main(args) == 0
+    fitted_elsewhere = json.loads((out / "report.json").read_text())
+    own = json.loads((report / "report.json").read_text())
+    assert fitted_elsewhere["mfcc_fit"].startswith("1 utterances of another set")
+    assert own["mfcc_fit"] == "the analysed utterances"
+    assert "MFCC k-means fitted on 1 utterances of another set" in (out / "report.md").read_text()
+    assert own["unit_quality"]["mfcc_k8"]["pnmi"] > 0.5
+    assert fitted_elsewhere["unit_quality"]["mfcc_k8"]["pnmi"] < own["unit_quality"]["mfcc_k8"]["pnmi"] - 0.1
+    args[args.index(str(fit_scp))] = str(corpus["wav_scp"])
+    args[args.index(str(out))] = str(tmp_path / "same")
+    args[args.index("--mfcc_k") + 1] = "4,8"
+    assert report_main(args) == 0
+    same = json.loads((tmp_path / "same" / "report.json").read_text())
+    for k in ("mfcc_k4", "mfcc_k8"):
+        assert same["unit_quality"][k] == own["unit_quality"][k]

@@ -26,6 +26,7 @@ units_model=latest.pth  # model file to analyse: the last epoch, the one asr.sh 
 units_alignments=""     # frame-level phone alignments (.phn) of units_set; empty: no report
 units_item=""           # ZeroSpeech .item file of units_set for ABX; empty: no report
 units_args="--layers all"  # more units_report options (e.g. "--layers 5,8 --mfcc_k 100,256")
+units_mfcc_fit_set=""   # dumped set to fit the MFCC k-means baseline on (training audio, as HuBERT; e.g. a train subset); empty: the units set itself
 gpu_inference=false     # run the units report on one GPU
 help_message="Usage: $0 [options]   (run from the recipe directory)
 Stages:
@@ -84,14 +85,15 @@ units_report() {
     job "$train_cmd --num_threads $nj" "$expdir/log/dump/$units_set.log" \
         "$PYTHON" -m dinosr_espnet.bin.dump_audio "data/$units_set" "$raw/$units_set" --nj "$nj" \
         --fs "$fs" --audio_format "$audio_format"
-    local ngpu_job=0
+    local ngpu_job=0 fit_opts=()
     [ "$gpu_inference" = false ] || ngpu_job=1
+    [ -z "$units_mfcc_fit_set" ] || fit_opts=(--mfcc_fit_wav_scp "$raw/$units_mfcc_fit_set/wav.scp")
     # shellcheck disable=SC2086
     job "$decode_cmd --gpu $ngpu_job" "$ssl_exp/units_$units_set/units_report.log" \
         "$PYTHON" -m dinosr_espnet.bin.units_report --model_file "$ssl_exp/$units_model" \
         --wav_scp "$raw/$units_set/wav.scp" --phones "$units_alignments" --item "$units_item" \
         --train_log "$ssl_exp/train.log" --out_dir "$ssl_exp/units_$units_set" \
-        --ngpu "$ngpu_job" $units_args
+        --ngpu "$ngpu_job" "${fit_opts[@]}" $units_args
 }
 
 if [ "$skip_data_prep" = false ]; then
@@ -106,7 +108,7 @@ run_stage 4 pretrain "$ssl_exp/log/stage4_pretrain.log" "$ssl_exp/log/.done_pret
     "$pretrain_key" pretrain "$pretrain_key"
 if [ -n "$units_alignments" ] && [ -n "$units_item" ]; then
     units_key=$(fingerprint "$pretrain_key" "$units_model" "$units_set" "$units_alignments" \
-        "$units_item" "$units_args")
+        "$units_item" "$units_args" "$units_mfcc_fit_set")
     run_stage 5 units_report "$ssl_exp/log/stage5_units_report.log" \
         "$ssl_exp/units_$units_set/.done" "$units_key" units_report
 elif in_range 5; then

@@ -63,7 +63,8 @@ common=(--expdir "$expdir" --nj "$nj")
 ssl_opts=("${common[@]}" --train_set train_960 --valid_set dev
     --ssl_config "$ssl_config" --ssl_tag "$ssl_tag" --ssl_args "$size_ssl_args $ssl_args"
     --units_set dev_clean --units_alignments "$MINI_CORPUS/alignments/librispeech/dev_clean.phn"
-    --units_item "$MINI_CORPUS/abx/dev_clean.item" --units_args "--layers all --mfcc_k 64,100,256")
+    --units_item "$MINI_CORPUS/abx/dev_clean.item" --units_args "--layers all --mfcc_k 64,100,256"
+    --units_mfcc_fit_set train_960)
 asr_opts=("${common[@]}" --train_set "$finetune_set" --valid_set dev
     --test_sets "test_clean test_other" --token_text data/train_10h/text
     --asr_config "$asr_config" --asr_args "$size_asr_args $asr_args" --pretrain_exp "$ssl_exp"
