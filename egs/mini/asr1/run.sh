@@ -55,7 +55,8 @@ export stage_times
 size_ssl_args="" size_asr_args=""
 if [ "$size" = ci ]; then  # 6 min of speech: a run through every stage, not a model
     size_ssl_args="--max_epoch 3 --num_iters_per_epoch 100 --scheduler_conf max_steps=300"
-    size_asr_args="--max_epoch 4 --num_iters_per_epoch 150 --scheduler_conf max_steps=600"
+    size_asr_args="--max_epoch 8 --num_iters_per_epoch 150 --scheduler_conf max_steps=1200"
+    size_asr_args+=" --encoder_conf freeze_encoder_updates=600"  # half, as in the config
 fi
 ssl_tag=mini_$size
 ssl_exp=$expdir/ssl_$ssl_tag
