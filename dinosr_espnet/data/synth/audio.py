@@ -65,6 +65,20 @@ def _resample(
     return out.reshape(-1)[:n_out]
 
 
+def _scaled_spans(spans: list[tuple[str, int, int]], ratio: float, num_samples: int
+                  ) -> list[tuple[str, int, int]]:
+    """Span bounds times `ratio` (rounded, clipped to `num_samples`), empty spans dropped, the
+    last one stretched to the end: spans of a resampled signal."""
+    out = []
+    for label, start, end in spans:
+        s, e = min(round(start * ratio), num_samples), min(round(end * ratio), num_samples)
+        if e > s:
+            out.append((label, s, e))
+    if out:
+        out[-1] = (out[-1][0], out[-1][1], num_samples)
+    return out
+
+
 @dataclass
 class Track:
     """Float audio at `RATE` with contiguous (label, start, end) phone spans covering it."""
@@ -86,16 +100,7 @@ class Track:
         audio = _resample(
             np.frombuffer(syn.pcm, dtype=np.int16).astype(np.float32) / 32768.0, ESPEAK_RATE, RATE
         )
-        n = len(audio)
-        scale = RATE / ESPEAK_RATE
-        spans = []
-        for label, start, end in syn.phones:
-            s, e = min(round(start * scale), n), min(round(end * scale), n)
-            if e > s:
-                spans.append((label, s, e))
-        if spans:
-            spans[-1] = (spans[-1][0], spans[-1][1], n)
-        return cls(audio, spans)
+        return cls(audio, _scaled_spans(syn.phones, RATE / ESPEAK_RATE, len(audio)))
 
     @classmethod
     def labelled(cls, audio: np.ndarray, label: str) -> Track:
@@ -118,15 +123,7 @@ class Track:
         if scale == 1.0 or not self.num_samples:
             return self
         audio = soxr.resample(self.audio, RATE, RATE / scale).astype(np.float32)
-        n, ratio = len(audio), len(audio) / self.num_samples
-        spans = []
-        for label, start, end in self.spans:
-            s, e = min(round(start * ratio), n), min(round(end * ratio), n)
-            if e > s:
-                spans.append((label, s, e))
-        if spans:
-            spans[-1] = (spans[-1][0], spans[-1][1], n)
-        return Track(audio, spans)
+        return Track(audio, _scaled_spans(self.spans, len(audio) / self.num_samples, len(audio)))
 
     def padded(self, lead: int, trail: int) -> Track:
         """Add `lead`/`trail` samples of silence, then more trailing silence up to a HOP multiple."""
