@@ -55,8 +55,7 @@ class DinoSRStudent(nn.Module):
     def __init__(self, cfg: DinoSRConfig) -> None:
         super().__init__()
         self.cfg = cfg
-        self.feature_extractor = FeatureExtractor(cfg.conv_layers, cfg.conv_bias, cfg.frontend,
-                                                  cfg.fbank_sample_rate)
+        self.feature_extractor = FeatureExtractor.from_config(cfg)
         self.post_extract_norm = nn.LayerNorm(cfg.conv_dim)
         self.post_extract_proj = nn.Linear(cfg.conv_dim, cfg.embed_dim)
         self.dropout_input = nn.Dropout(cfg.dropout_input)

@@ -255,7 +255,7 @@ def render_markdown(results: Mapping[str, Any]) -> str:
              f"layer i: {results['codebook_of_layer']}); codebook size {results['codebook_size']}",
              f"- ABX items: `{results['item']}`, {results['abx_tokens']} tokens; "
              f"{results['options']['abx_slicing']} slicing, seed {results['options']['seed']}",
-             f"- MFCC k-means fitted on {results.get('mfcc_fit', 'the analysed utterances')}", "",
+             f"- MFCC k-means fitted on {results['mfcc_fit']}", "",
              "## Unit quality", "",
              "| units | active | perplexity | cluster purity | phone purity | PNMI | frame mismatch |",
              "|---|---|---|---|---|---|---|"]

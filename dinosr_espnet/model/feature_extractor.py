@@ -15,7 +15,7 @@ import torchaudio
 from torch import nn
 from torch.nn import functional as F
 
-from dinosr_espnet.model.config import FRONTENDS
+from dinosr_espnet.model.config import FRONTENDS, DinoSRConfig
 
 LOG_MEL_FLOOR = 1e-6
 
@@ -91,6 +91,11 @@ class FeatureExtractor(nn.Module):
             blocks.append(ConvBlock(in_channels, channels, kernel, stride, bias))
             in_channels = channels
         self.conv_layers = nn.ModuleList(blocks)
+
+    @classmethod
+    def from_config(cls, cfg: DinoSRConfig) -> "FeatureExtractor":
+        """The feature extractor that ``cfg`` describes (pretraining and ASR models alike)."""
+        return cls(cfg.conv_layers, cfg.conv_bias, cfg.frontend, cfg.fbank_sample_rate)
 
     def forward(self, source: torch.Tensor) -> torch.Tensor:
         x = source.unsqueeze(1)

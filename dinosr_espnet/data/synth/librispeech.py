@@ -10,7 +10,7 @@ that, so 1h : 9h is 1 : 9 as in the real corpus.
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
@@ -114,7 +114,7 @@ def _speakers(request: Request, synthesis: dict) -> dict[str, list[tuple[Speaker
     ch_ids = iter(unique_ids(rng, total_ch, 100, max(1000000, 10 * total_ch)))
     out = {}
     for split in LIBRISPEECH_SPLITS:
-        style = synthesis["librispeech"]["other" if "other" in split else "clean"]
+        style = _style(synthesis, split)
         out[split] = [
             (
                 sample_speaker(rng, str(next(spk_ids)), style, "en-us"),
@@ -146,8 +146,8 @@ def plan_librispeech(request: Request, grammar: Grammar) -> LibriPlan:
                     held_out.add(sentence.words)
                 uttid = f"{spk.id}-{chapter}-{counters[chapter]:04d}"
                 counters[chapter] += 1
-                utts.append(Utterance(uttid, split, spk, chapter, sentence))
-    utts = [replace(u, room=_room(request, u)) for u in utts]
+                utts.append(Utterance(uttid, split, spk, chapter, sentence,
+                                      _room(request, split, chapter)))
     rank = {s: i for i, s in enumerate(LIBRISPEECH_SPLITS)}
     utts.sort(key=lambda u: (rank[u.split], u.uttid))
     plan = LibriPlan(utterances=utts)
@@ -161,13 +161,18 @@ def plan_librispeech(request: Request, grammar: Grammar) -> LibriPlan:
     return plan
 
 
-def _room(request: Request, utt: Utterance) -> Optional[Room]:
-    """The room of the utterance's chapter (one per chapter, from its own random stream), or
-    None when the speaker style has no `room` section."""
-    style = request.synthesis["librispeech"]["other" if "other" in utt.split else "clean"]
+def _style(synthesis: dict, split: str) -> dict:
+    """The speaker style (`conf/corpus/synthesis.yaml`) of a LibriSpeech part: clean or other."""
+    return synthesis["librispeech"]["other" if "other" in split else "clean"]
+
+
+def _room(request: Request, split: str, chapter: int) -> Optional[Room]:
+    """The room of a chapter (one per chapter, from its own random stream), or None when the
+    speaker style has no `room` section."""
+    style = _style(request.synthesis, split)
     if "room" not in style:
         return None
-    return sample_room(stream(request.seed, "librispeech-room-conditions", str(utt.chapter)), style)
+    return sample_room(stream(request.seed, "librispeech-room-conditions", str(chapter)), style)
 
 
 def _finetuning(request: Request, plan: LibriPlan) -> dict[str, list[Utterance]]:

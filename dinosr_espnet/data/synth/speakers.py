@@ -16,7 +16,8 @@ from dinosr_espnet.data.synth.acoustics import check_room
 from dinosr_espnet.data.synth.espeak import Voice
 
 _RANGES = ("pitch", "range", "rate", "word_gap", "gain_db", "snr_db")
-_OPTIONAL_KEYS = {"accents", "pitch_jitter", "formant_jitter", "room"}
+_JITTER_LIMITS = {"pitch_jitter": 50, "formant_jitter": 1}  # exclusive upper bounds
+_OPTIONAL_KEYS = {"accents", "room"} | set(_JITTER_LIMITS)
 _STYLE_KEYS = set(_RANGES) | {"variants", "rate_jitter"} | _OPTIONAL_KEYS
 
 
@@ -62,8 +63,8 @@ def check_style(style: dict, where: str) -> None:
             raise ValueError(f"{where}.{key}: min {lo} > max {hi}")
     if not style["variants"]:
         raise ValueError(f"{where}.variants: empty")
-    for key in ("pitch_jitter", "formant_jitter"):
-        if not 0 <= style.get(key, 0) < (1 if key == "formant_jitter" else 50):
+    for key, limit in _JITTER_LIMITS.items():
+        if not 0 <= style.get(key, 0) < limit:
             raise ValueError(f"{where}.{key}: out of range: {style[key]!r}")
     if "room" in style:
         check_room(style["room"], f"{where}.room")
