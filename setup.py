@@ -7,6 +7,7 @@ setup(
     description="DinoSR (self-distillation + online clustering) pretraining, fine-tuning and "
     "unit analysis recipes for ESPnet",
     packages=find_packages(include=["dinosr_espnet", "dinosr_espnet.*"]),
+    package_data={"dinosr_espnet.interop": ["release_cfg.yaml"]},
     python_requires=">=3.11,<3.12",
     install_requires=[
         "torch==2.11.0",

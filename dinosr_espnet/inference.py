@@ -24,6 +24,7 @@ import torch
 import yaml
 
 from dinosr_espnet.espnet.collate import standardize
+from dinosr_espnet.interop.espnet_dir import resolve_model_file
 from dinosr_espnet.model.config import DinoSRConfig
 from dinosr_espnet.model.dinosr import DinoSR
 
@@ -103,12 +104,14 @@ class DinoSRInference:
     def from_pretrained(cls, model_file: Union[str, Path],
                         config_file: Optional[Union[str, Path]] = None,
                         device: Union[str, torch.device] = "cpu") -> "DinoSRInference":
-        """Load ``model_file`` (``*epoch.pth``, ``valid.loss.best.pth``, ``checkpoint.pth``)
-        with the ``config.yaml`` ESPnet wrote next to it (or ``config_file``)."""
-        model_file = Path(model_file)
+        """Load ``model_file`` (``*epoch.pth``, ``valid.loss.best.pth``, ``checkpoint.pth``, or
+        an experiment directory such as an ``import_fairseq`` output) with the ``config.yaml``
+        ESPnet wrote next to it (or ``config_file``)."""
+        model_file = resolve_model_file(model_file)
         config_file = Path(config_file) if config_file else model_file.parent / "config.yaml"
         if not config_file.is_file():
-            raise FileNotFoundError(f"no config.yaml at {config_file}: pass config_file=")
+            raise FileNotFoundError(f"{model_file}: no config.yaml next to it (looked for "
+                                    f"{config_file}); pass config_file=")
         cfg, fs = load_config(config_file)
         model = DinoSR(cfg)
         missing, unexpected = model.load_state_dict(load_state_dict(model_file), strict=False)

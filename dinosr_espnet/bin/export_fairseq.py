@@ -4,9 +4,11 @@
 
 ``SRC`` is an experiment directory (``model.pth``, else ``valid.loss.best.pth``, else the
 latest ``<N>epoch.pth``) or a ``.pth`` with ``config.yaml`` beside it (or ``--config``). The
-output holds ``cfg`` (plain dict), ``model`` (student fp16 as released, teacher ``_ema`` fp32,
-``_codebook{k}`` sums and ``_codebook_cnts{k}`` counts fp32) and
-``optimizer_history[-1]["num_updates"]``; no optimizer state. See docs/interop.md.
+output holds ``cfg`` (plain dict with every field of the released cfg: the one kept at
+import, else the release's, with the values that describe the model filled in), ``model``
+(student fp16 as released, teacher ``_ema`` fp32, ``_codebook{k}`` sums and
+``_codebook_cnts{k}`` counts fp32) and ``optimizer_history[-1]["num_updates"]``; no optimizer
+state. See docs/interop.md.
 """
 from __future__ import annotations
 
@@ -25,6 +27,10 @@ def get_parser() -> argparse.ArgumentParser:
     parser.add_argument("checkpoint", help="fairseq checkpoint (.pt) to write")
     parser.add_argument("--config", default=None,
                         help="config.yaml (default: the one next to the model file)")
+    parser.add_argument("--fairseq_cfg", default=None,
+                        help="the fairseq cfg kept by import_fairseq (default: fairseq_cfg.yaml "
+                        "next to the model file, if any): written back, updated from the model. "
+                        "Without one, the released BASE cfg is the template")
     parser.add_argument("--log_level", default="INFO",
                         choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="logging level")
     return parser
@@ -36,13 +42,12 @@ def main(cmd: Optional[Sequence[str]] = None) -> None:
     logging.basicConfig(level=args.log_level,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     from dinosr_espnet.interop.convert import export_fairseq
-    from dinosr_espnet.interop.safe_load import UnsafeCheckpointError
 
     try:
-        export_fairseq(args.src, args.checkpoint, config=args.config)
-    except (FileNotFoundError, KeyError, ValueError, UnsafeCheckpointError) as e:
-        message = e.args[0] if isinstance(e, KeyError) and e.args else e
-        sys.exit(f"export_fairseq: error: {message}")
+        export_fairseq(args.src, args.checkpoint, config=args.config,
+                       fairseq_cfg=args.fairseq_cfg)
+    except (OSError, ValueError) as e:  # bad input or output: one line, no traceback
+        sys.exit(f"export_fairseq: error: {' '.join(str(e).split())}")
 
 
 if __name__ == "__main__":

@@ -3,9 +3,11 @@
     python -m dinosr_espnet.bin.import_fairseq dinosr_base.pt exp/dinosr_base_fairseq
 
 writes ``config.yaml`` (``model_conf`` mapped from the fairseq config), ``model.pth`` (student,
-EMA teacher, heads, codebook sums/counts, update counter; keys ``dinosr.*``) and
-``fairseq_import.yaml`` (provenance). The file is unpickled with an allowlist: a checkpoint
-that would run code is refused. See docs/interop.md.
+EMA teacher, heads, codebook sums/counts, update counter; keys ``dinosr.*``),
+``fairseq_import.yaml`` (provenance) and ``fairseq_cfg.yaml`` (the file's cfg, which
+export_fairseq writes back). The file is unpickled with an allowlist: a checkpoint
+that would run code is refused; a corrupt or unsupported file stops with a one-line error and
+no output directory. See docs/interop.md.
 """
 from __future__ import annotations
 
@@ -37,13 +39,11 @@ def main(cmd: Optional[Sequence[str]] = None) -> None:
     logging.basicConfig(level=args.log_level,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     from dinosr_espnet.interop.convert import import_fairseq
-    from dinosr_espnet.interop.safe_load import UnsafeCheckpointError
 
     try:
         import_fairseq(args.checkpoint, args.out_dir, num_updates=args.num_updates)
-    except (FileNotFoundError, KeyError, ValueError, UnsafeCheckpointError) as e:
-        message = e.args[0] if isinstance(e, KeyError) and e.args else e
-        sys.exit(f"import_fairseq: error: {message}")
+    except (OSError, ValueError) as e:  # bad input or output: one line, no traceback
+        sys.exit(f"import_fairseq: error: {' '.join(str(e).split())}")
 
 
 if __name__ == "__main__":

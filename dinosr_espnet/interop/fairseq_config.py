@@ -2,7 +2,9 @@
 
 Rules, so that an import never silently changes what the weights compute:
 - keys that define the network or its targets are mapped; a value our model cannot represent
-  (e.g. ``layer_norm_first: true``, a weight-normalised single positional conv) is an error;
+  (e.g. ``discrete: false``, ``freeze_pre_enc_modules: false``, ``layer_norm_first: true``, a
+  weight-normalised single positional conv) is an error naming the key;
+- sizes are bounded (``size_limits``) before anything is built from them;
 - keys that only matter for continued pretraining and that we cannot represent are kept at our
   value with a warning naming them;
 - keys of fairseq's wider ``Wav2Vec2Config`` that play no part here are ignored;
@@ -12,8 +14,10 @@ from __future__ import annotations
 
 import ast
 import logging
+import re
 from typing import Any, Mapping
 
+from dinosr_espnet.interop.size_limits import MAX_CONV_LAYERS, check_sizes
 from dinosr_espnet.model.config import ConvSpec, DinoSRConfig
 
 logger = logging.getLogger(__name__)
@@ -44,6 +48,7 @@ DIRECT_KEYS: dict[str, str] = {
 }
 # Keys that change the network or its targets: the only value our model implements.
 ARCHITECTURE_KEYS: dict[str, Any] = {
+    "discrete": True,  # false: data2vec-style regression, no heads and no codebooks
     "extractor_mode": "layer_norm",
     "layer_norm_first": False,
     "activation_fn": "gelu",
@@ -53,6 +58,11 @@ ARCHITECTURE_KEYS: dict[str, Any] = {
     "layer_norm_target_layer": False,
     "batch_norm_target_layer": False,
     "group_norm_target_layer": False,
+    "layer_norm_targets": False,
+    "instance_norm_targets": False,
+    # false: after freeze_teacher_step the teacher reads its own frozen copy of the CNN,
+    # LayerNorm and projection (extra `_pre_encoder_*` tensors); true is the release
+    "freeze_pre_enc_modules": True,
 }
 # Keys that only affect (continued) pretraining: the release value our training implements.
 TRAINING_KEYS: dict[str, Any] = {
@@ -63,12 +73,41 @@ TRAINING_KEYS: dict[str, Any] = {
     "mask_min_space": 1,
     "mask_dropout": 0.0,
     "mask_channel_prob": 0.0,
-    "instance_norm_targets": False,
-    "layer_norm_targets": False,
+    "ema_transformer_only": True,
+    "ema_layers_only": True,
+}
+# Constant keys written on export besides the two tables above.
+EXPORT_CONSTANTS: dict[str, Any] = {"_name": "dinosr", "codebook_end_decay_step": 0}
+# fairseq keys computed from other DinoSRConfig fields (besides DIRECT_KEYS): those fields.
+DERIVED_KEYS: dict[str, tuple[str, ...]] = {
+    "conv_feature_layers": ("conv_layers",),
+    "conv_pos": ("pos_conv_kernel", "pos_conv_depth"),
+    "freeze_teacher_step": ("ema_last_update",),
+    "normal_init_codebook": ("codebook_init",),
+    "codebook_init_decay": ("codebook_decay",),
 }
 # Released BASE values of the keys that are not plain DinoSRConfig fields.
 BASE_CONV_POS = 95
 BASE_FREEZE_TEACHER_STEP = 200001
+MAX_CONV_SPEC_CHARS = 2000
+
+
+def depends_on(key: str) -> tuple[str, ...]:
+    """The DinoSRConfig fields an exported fairseq key is computed from (none: a constant)."""
+    if key in DIRECT_KEYS:
+        return (DIRECT_KEYS[key],)
+    return DERIVED_KEYS.get(key, ())
+
+
+def fairseq_name(field: str) -> str:
+    """``cfg['model'][...]`` name of the fairseq key a DinoSRConfig field is read from."""
+    for key in DIRECT_KEYS:
+        if DIRECT_KEYS[key] == field:
+            return f"fairseq cfg['model']['{key}']"
+    for key, fields in DERIVED_KEYS.items():
+        if field in fields:
+            return f"fairseq cfg['model']['{key}']"
+    return f"fairseq cfg['model'] (our '{field}')"
 
 
 def parse_conv_feature_layers(spec: Any) -> list[ConvSpec]:
@@ -77,23 +116,32 @@ def parse_conv_feature_layers(spec: Any) -> list[ConvSpec]:
     Accepts the tiny grammar fairseq configs use — lists of ``(channels, kernel, stride)``
     int tuples joined by ``+`` and repeated by ``* n`` — e.g.
     ``"[(512, 10, 5)] + [(512, 3, 2)] * 4 + [(512,2,2)] * 2"``; a list of triples is also
-    accepted. Anything else raises ``ValueError``.
+    accepted. Anything else, a string over ``MAX_CONV_SPEC_CHARS`` characters or more than
+    ``MAX_CONV_LAYERS`` layers raises ``ValueError``.
     """
     if isinstance(spec, (list, tuple)):
+        if len(spec) > MAX_CONV_LAYERS or not all(
+                isinstance(layer, (list, tuple)) and len(layer) == 3
+                and all(isinstance(v, int) and not isinstance(v, bool) for v in layer)
+                for layer in spec):
+            raise ValueError(f"conv_feature_layers must be at most {MAX_CONV_LAYERS} "
+                             f"(channels, kernel, stride) triples of ints")
         return [tuple(layer) for layer in spec]
     if not isinstance(spec, str):
-        raise ValueError(f"conv_feature_layers must be a string, got {spec!r}")
+        raise ValueError(f"conv_feature_layers must be a string, got {type(spec).__name__}")
+    if len(spec) > MAX_CONV_SPEC_CHARS:
+        raise ValueError(f"conv_feature_layers is a string of {len(spec)} characters (at most "
+                         f"{MAX_CONV_SPEC_CHARS}; the release's has 62)")
     try:
         tree = ast.parse(spec.strip(), mode="eval")
+        value = _literal(tree.body, spec)
     except SyntaxError as e:
         raise ValueError(f"conv_feature_layers {spec!r} is not valid: {e.msg}") from None
-    value = _literal(tree.body, spec)
+    except (RecursionError, MemoryError):
+        raise ValueError(f"conv_feature_layers {spec[:60]!r}...: nested too deeply") from None
     if not isinstance(value, list) or not value:
         raise ValueError(f"conv_feature_layers {spec!r} must describe a non-empty list")
     return value
-
-
-_MAX_CONV_LAYERS = 1000
 
 
 def _literal(node: ast.AST, spec: str) -> Any:
@@ -126,9 +174,11 @@ def _literal(node: ast.AST, spec: str) -> Any:
                 left, right = right, left
             if not (isinstance(left, list) and isinstance(right, int)) or right < 0:
                 raise bad("'*' repeats a list of layers a non-negative integer number of times")
-            if len(left) * right > _MAX_CONV_LAYERS:
-                raise bad(f"more than {_MAX_CONV_LAYERS} layers")
+            if len(left) * right > MAX_CONV_LAYERS:
+                raise bad(f"more than {MAX_CONV_LAYERS} layers")
             result = left * right
+        if len(result) > MAX_CONV_LAYERS:
+            raise bad(f"more than {MAX_CONV_LAYERS} layers")
         return result
     raise bad(f"unsupported syntax {type(node).__name__}")
 
@@ -152,45 +202,69 @@ def pos_conv_kernel(conv_pos: int, depth: int) -> int:
     return max(3, conv_pos // depth)
 
 
-def config_from_fairseq(model_cfg: Mapping[str, Any]) -> DinoSRConfig:
-    """``DinoSRConfig`` equivalent to a fairseq DinoSR ``cfg["model"]`` (module docstring)."""
-    if not isinstance(model_cfg, Mapping):
-        raise ValueError(f"fairseq cfg['model'] must be a mapping, got {type(model_cfg).__name__}")
+def _check_network_keys(model_cfg: Mapping[str, Any]) -> None:
+    """Refuse values that change the network; warn about training-only differences."""
     for key, expected in ARCHITECTURE_KEYS.items():
         if key in model_cfg and model_cfg[key] != expected:
             raise ValueError(f"fairseq cfg['model']['{key}'] = {model_cfg[key]!r} is not "
-                             f"supported (this model implements {expected!r} only)")
+                             f"supported: it changes the network, and this model implements "
+                             f"{key} = {expected!r} only")
+    if "discrete" not in model_cfg:
+        logger.warning("fairseq cfg['model'] lacks 'discrete' (the official code then builds a "
+                       "model without heads and codebooks); imported as discrete: true, which "
+                       "the state dict's heads and codebooks must confirm")
+    if model_cfg.get("ema_transformer_only") is False and model_cfg.get("ema_layers_only") is False:
+        raise ValueError("fairseq cfg['model']['ema_transformer_only'] = False with "
+                         "ema_layers_only = False is not supported: the teacher would be a copy "
+                         "of the whole model, this model's teacher is the transformer encoder")
     for key, expected in TRAINING_KEYS.items():
         if key in model_cfg and model_cfg[key] != expected:
             logger.warning(f"fairseq cfg['model']['{key}'] = {model_cfg[key]!r} has no "
                            f"equivalent here (implemented: {expected!r}); it only matters for "
                            f"continued pretraining")
 
+
+def _int_key(model_cfg: Mapping[str, Any], key: str, default: int, minimum: int) -> int:
+    value = model_cfg.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError(f"fairseq cfg['model']['{key}'] = {value!r} is not supported (expected "
+                         f"an integer >= {minimum})")
+    return value
+
+
+def config_from_fairseq(model_cfg: Mapping[str, Any]) -> DinoSRConfig:
+    """``DinoSRConfig`` equivalent to a fairseq DinoSR ``cfg["model"]`` (module docstring).
+
+    Every size is bounded (``size_limits``) before the caller builds anything from it.
+    """
+    if not isinstance(model_cfg, Mapping):
+        raise ValueError(f"fairseq cfg['model'] must be a mapping, got {type(model_cfg).__name__}")
+    _check_network_keys(model_cfg)
     default = DinoSRConfig()
-    missing = [k for k in (*DIRECT_KEYS, "conv_feature_layers", "conv_pos", "freeze_teacher_step")
-               if k not in model_cfg]
+    missing = [k for k in (*DIRECT_KEYS, *DERIVED_KEYS) if k not in model_cfg]
     if missing:
         logger.warning(f"fairseq cfg['model'] lacks {', '.join(missing)}: using the released "
                        f"BASE values")
     values: dict[str, Any] = {
         field: model_cfg.get(key, getattr(default, field)) for key, field in DIRECT_KEYS.items()
     }
-    values["conv_layers"] = parse_conv_feature_layers(
-        model_cfg.get("conv_feature_layers", default.conv_layers))
+    try:
+        values["conv_layers"] = parse_conv_feature_layers(
+            model_cfg.get("conv_feature_layers", default.conv_layers))
+    except ValueError as e:
+        raise ValueError(f"fairseq cfg['model']['conv_feature_layers']: {e}") from None
     depth = values["pos_conv_depth"]
-    if not isinstance(depth, int) or depth < 2:
+    if isinstance(depth, bool) or not isinstance(depth, int) or depth < 2:
         raise ValueError(f"fairseq cfg['model']['pos_conv_depth'] = {depth!r} is not supported: "
                          f"depth 1 is wav2vec 2.0's weight-normalised positional conv; DinoSR "
                          f"uses a stack of >= 2 plain convolutions")
-    values["pos_conv_kernel"] = pos_conv_kernel(model_cfg.get("conv_pos", BASE_CONV_POS), depth)
-
-    freeze_step = model_cfg.get("freeze_teacher_step", BASE_FREEZE_TEACHER_STEP)
-    if not isinstance(freeze_step, int) or freeze_step < 1:
-        raise ValueError(f"fairseq cfg['model']['freeze_teacher_step'] = {freeze_step!r} is not "
-                         f"supported (expected the positive update at which λ becomes 1)")
-    values["ema_last_update"] = freeze_step - 1  # last EMA step is at freeze_teacher_step − 1
+    values["pos_conv_kernel"] = pos_conv_kernel(_int_key(model_cfg, "conv_pos", BASE_CONV_POS, 1),
+                                                depth)
+    # the last EMA step is at freeze_teacher_step − 1
+    values["ema_last_update"] = _int_key(model_cfg, "freeze_teacher_step",
+                                         BASE_FREEZE_TEACHER_STEP, 1) - 1
     values["codebook_init"] = "normal" if model_cfg.get("normal_init_codebook") else "instance_norm"
-    if model_cfg.get("freeze_pre_enc_modules"):
+    if model_cfg.get("freeze_pre_enc_modules", True):
         logger.info("fairseq freeze_pre_enc_modules=true is a no-op in the release (spec §5): "
                     "imported with freeze_feature_extractor_after=null, as the release trained")
     init_decay = model_cfg.get("codebook_init_decay", values["codebook_decay"])
@@ -198,13 +272,21 @@ def config_from_fairseq(model_cfg: Mapping[str, Any]) -> DinoSRConfig:
         logger.warning(f"fairseq codebook decay anneal {init_decay} → {values['codebook_decay']} "
                        f"is not implemented: the constant end value is used")
     try:
-        return DinoSRConfig.from_dict(values)
+        cfg = DinoSRConfig.from_dict(values)
     except ValueError as e:
-        raise ValueError(f"fairseq cfg['model'] gives an invalid configuration: {e}") from None
+        field = re.search(r"'(\w+)'", str(e))
+        name = fairseq_name(field.group(1)) if field else "fairseq cfg['model']"
+        raise ValueError(f"{name}: invalid value: {e}") from None
+    check_sizes(cfg, fairseq_name)
+    return cfg
 
 
 def config_to_fairseq(cfg: DinoSRConfig) -> dict[str, Any]:
-    """fairseq ``cfg["model"]`` for ``cfg``; options fairseq cannot express are warned about."""
+    """The fairseq ``cfg["model"]`` keys that describe ``cfg`` (with the network constants).
+
+    The exporter completes them with the release's other fields (``release_cfg``). Options
+    fairseq cannot express are warned about and written as the released behaviour.
+    """
     if cfg.frontend != "cnn":
         raise ValueError(f"frontend={cfg.frontend!r} has no fairseq equivalent (fairseq DinoSR "
                          f"reads the waveform with a CNN): only frontend 'cnn' models export")
@@ -212,17 +294,14 @@ def config_to_fairseq(cfg: DinoSRConfig) -> dict[str, Any]:
     if depth < 2 or pos_conv_kernel(kernel * depth, depth) != kernel:
         raise ValueError(f"pos_conv_kernel={kernel} with pos_conv_depth={depth} has no fairseq "
                          f"equivalent (fairseq needs depth >= 2 and kernel >= 3)")
-    out: dict[str, Any] = {"_name": "dinosr", **ARCHITECTURE_KEYS}
+    out: dict[str, Any] = {**EXPORT_CONSTANTS, **ARCHITECTURE_KEYS, **TRAINING_KEYS}
     for key, field in DIRECT_KEYS.items():
         out[key] = getattr(cfg, field)
     out["conv_feature_layers"] = format_conv_feature_layers(cfg.conv_layers)
     out["conv_pos"] = kernel * depth
     out["freeze_teacher_step"] = cfg.ema_last_update + 1
     out["codebook_init_decay"] = cfg.codebook_decay
-    out["codebook_end_decay_step"] = 0
     out["normal_init_codebook"] = cfg.codebook_init == "normal"
-    out["freeze_pre_enc_modules"] = cfg.freeze_feature_extractor_after is not None
-    out.update(TRAINING_KEYS)
 
     default = DinoSRConfig()
     inexpressible = [name for name in ("codebook_update", "codebook_freeze_inactive",

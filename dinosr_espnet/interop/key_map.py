@@ -1,7 +1,7 @@
 """State-dict key mapping between our ``DinoSR`` and the released fairseq layout (spec §9).
 
 Every key of our state dict is mapped by one rule below; a key without a rule is a
-``KeyError`` (so a renamed sub-module fails loudly instead of being skipped). On import every
+``ValueError`` (so a renamed sub-module fails loudly instead of being skipped). On import every
 fairseq key must be consumed and shapes must match; on export every one of ours must be.
 
 fairseq layout: the student's tensors at the top level of ``model`` (fp16 in the release);
@@ -48,7 +48,7 @@ def _apply(rules: Sequence[tuple[re.Pattern, str]], key: str) -> Optional[str]:
 
 
 def fairseq_location(key: str) -> tuple[bool, str]:
-    """``(in_ema, fairseq_key)`` of one of our (non-codebook) keys; ``KeyError`` if unmapped."""
+    """``(in_ema, fairseq_key)`` of one of our (non-codebook) keys; ``ValueError`` if unmapped."""
     if key.startswith("teacher.encoder."):
         mapped = _apply(_ENCODER_RULES, key[len("teacher.encoder."):])
         if mapped is not None:
@@ -61,7 +61,7 @@ def fairseq_location(key: str) -> tuple[bool, str]:
         mapped = _apply(_STUDENT_RULES, key)
         if mapped is not None:
             return False, mapped
-    raise KeyError(f"model key '{key}' has no fairseq equivalent (interop/key_map.py rules)")
+    raise ValueError(f"model key '{key}' has no fairseq equivalent (interop/key_map.py rules)")
 
 
 def _check_shape(name: str, tensor: torch.Tensor, shape: torch.Size) -> None:
@@ -75,21 +75,29 @@ def from_fairseq(fairseq_sd: Mapping[str, object], reference: Mapping[str, torch
     """Our state dict (keys and dtypes of ``reference``) from a fairseq ``model`` state dict.
 
     ``reference`` is the state dict of a ``DinoSR`` built from the imported config (shapes and
-    dtypes only; a meta-device model will do). Raises ``KeyError`` naming any missing or
-    unconsumed fairseq key and ``ValueError`` on a shape mismatch.
+    dtypes only; a meta-device model will do). Raises ``ValueError`` naming any missing,
+    unconsumed or non-float key, a shape mismatch and non-positive codebook counts.
     """
+    bad_keys = [k for k in fairseq_sd if not isinstance(k, str)]
     if not isinstance(fairseq_sd.get(EMA_KEY), Mapping):
-        raise KeyError(f"fairseq state dict lacks the teacher '{EMA_KEY}' (a nested state dict)")
+        raise ValueError(f"fairseq state dict lacks the teacher '{EMA_KEY}' (a nested state dict)")
+    bad_keys += [k for k in fairseq_sd[EMA_KEY] if not isinstance(k, str)]
+    if bad_keys:
+        raise ValueError(f"fairseq state dict has a key of type {type(bad_keys[0]).__name__} "
+                         f"(state dict keys are strings)")
     sources = {False: dict(fairseq_sd), True: dict(fairseq_sd[EMA_KEY])}
     del sources[False][EMA_KEY]
 
     def take(in_ema: bool, name: str) -> torch.Tensor:
         where = f"{EMA_KEY}.{name}" if in_ema else name
         if name not in sources[in_ema]:
-            raise KeyError(f"fairseq state dict lacks key '{where}'")
+            raise ValueError(f"fairseq state dict lacks key '{where}'")
         value = sources[in_ema].pop(name)
         if not torch.is_tensor(value):
             raise ValueError(f"fairseq key '{where}' is a {type(value).__name__}, not a tensor")
+        if value.layout != torch.strided or not value.is_floating_point():
+            raise ValueError(f"fairseq key '{where}' is a {value.dtype} {value.layout} tensor "
+                             f"(expected dense floating point)")
         return value
 
     out: dict[str, torch.Tensor] = {}
@@ -107,17 +115,21 @@ def from_fairseq(fairseq_sd: Mapping[str, object], reference: Mapping[str, torch
         _check_shape(f"_codebook{k}", sums[-1], (v, d))
         counts.append(take(False, f"_codebook_cnts{k}"))
         _check_shape(f"_codebook_cnts{k}", counts[-1], (v,))
+    for k, count in enumerate(counts):
+        if not bool(torch.isfinite(count).all()) or bool((count <= 0).any()):
+            raise ValueError(f"fairseq key '_codebook_cnts{k}' holds counts that are not finite "
+                             f"and positive (centroid = sum / count)")
     out[CODEBOOK_SUMS] = torch.stack(sums).to(reference[CODEBOOK_SUMS].dtype)
     out[CODEBOOK_COUNTS] = torch.stack(counts).to(reference[CODEBOOK_COUNTS].dtype)
     if NUM_UPDATES in reference:
         out[NUM_UPDATES] = torch.tensor(num_updates, dtype=reference[NUM_UPDATES].dtype)
     leftover = sorted(sources[False]) + sorted(f"{EMA_KEY}.{k}" for k in sources[True])
     if leftover:
-        raise KeyError(f"fairseq state dict has {len(leftover)} unknown key(s) (not consumed): "
-                       f"{', '.join(leftover)}")
+        raise ValueError(f"fairseq state dict has {len(leftover)} unknown key(s) (not consumed): "
+                         f"{', '.join(leftover[:10])}{' ...' if len(leftover) > 10 else ''}")
     missing = sorted(set(reference) - set(out))
     if missing:
-        raise KeyError(f"model keys not filled by the import: {', '.join(missing)}")
+        raise ValueError(f"model keys not filled by the import: {', '.join(missing)}")
     return out
 
 
@@ -130,7 +142,7 @@ def to_fairseq(state_dict: Mapping[str, torch.Tensor], num_codebooks: int,
     """
     for key in (CODEBOOK_SUMS, CODEBOOK_COUNTS):
         if key not in state_dict:
-            raise KeyError(f"model state dict lacks '{key}'")
+            raise ValueError(f"model state dict lacks '{key}'")
     if state_dict[CODEBOOK_SUMS].shape[0] != num_codebooks:
         raise ValueError(f"'{CODEBOOK_SUMS}' holds {state_dict[CODEBOOK_SUMS].shape[0]} "
                          f"codebooks, the config says {num_codebooks}")

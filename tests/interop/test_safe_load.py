@@ -12,7 +12,9 @@ import torch
 
 from dinosr_espnet.bin import import_fairseq as import_cli
 from dinosr_espnet.interop.convert import import_fairseq
-from dinosr_espnet.interop.safe_load import UnsafeCheckpointError, load_checkpoint
+from dinosr_espnet.interop.safe_load import (
+    CorruptCheckpointError, UnsafeCheckpointError, load_checkpoint,
+)
 
 
 class _RunsCommand:
@@ -83,8 +85,9 @@ def test_arbitrary_class_is_refused(tmp_path):
 def test_missing_and_garbage_files(tmp_path):
     with pytest.raises(FileNotFoundError, match="nope.pt"):
         load_checkpoint(tmp_path / "nope.pt")
-    for name, content in [("zip.pt", b"PK\x03\x04 not really a zip"),
-                          ("text.pt", b"hello, not a checkpoint")]:
+    for name, content, problem in [
+            ("zip.pt", b"PK\x03\x04 not really a zip", "corrupt torch checkpoint: broken zip"),
+            ("text.pt", b"hello, not a checkpoint", "not a torch checkpoint: a text file")]:
         (tmp_path / name).write_bytes(content)
-        with pytest.raises(ValueError, match=f"{name}: not a readable torch checkpoint"):
+        with pytest.raises(CorruptCheckpointError, match=f"{name}: {problem}"):
             load_checkpoint(tmp_path / name)
