@@ -7,8 +7,9 @@ plus an explicit allowlist of data-only types that fairseq checkpoints are known
 
 - ``argparse.Namespace`` (the ``args`` of older fairseq checkpoints), through a subclass whose
   state must be a dict with string keys;
-- NumPy scalars and dtypes (fairseq's saved training meters), through wrappers that build
-  bool/int/float ones only: an object-dtype scalar made from raw bytes is refused.
+- NumPy scalars (fairseq's saved training meters), through wrappers that build bool/int/float
+  ones from their raw bytes only: an object-dtype scalar (a pointer read from raw bytes) and
+  a dtype with a non-standard pickled state are refused. A bare dtype loads as a placeholder.
 
 Every failure is one ``ValueError`` subclass naming the file: ``UnsafeCheckpointError`` when
 the pickle asks for anything outside the allowlist (nothing from it was executed) and
@@ -64,26 +65,38 @@ class SafeNamespace(argparse.Namespace):
         self.__dict__.update(state)
 
 
-def _safe_dtype(spec: Any, *args: Any) -> np.dtype:
+class _DtypeSpec:
+    """A numpy dtype named by the file. numpy's own ``__setstate__`` is never handed the
+    file's state: it must equal the standard state of that dtype."""
+
+    def __init__(self, dtype: np.dtype) -> None:
+        self.dtype = dtype
+
+    def __setstate__(self, state: Any) -> None:
+        if state != self.dtype.__reduce__()[2]:
+            raise _Refused(f"numpy dtype {self.dtype} with a non-standard pickled state")
+
+
+def _safe_dtype(spec: Any, *args: Any) -> _DtypeSpec:
     if not isinstance(spec, str) or len(spec) > 8:
         raise _Refused(f"numpy dtype from {type(spec).__name__} (only type codes are data)")
     try:
-        dtype = np.dtype(spec, *args[:2])
+        dtype = np.dtype(spec)
     except (TypeError, ValueError) as e:
         raise _Refused(f"numpy dtype {spec!r}: {e}") from None
     if dtype not in _ALLOWED_DTYPES:
         raise _Refused(f"numpy dtype {spec!r} (only bool, integer and float scalars are data)")
-    return dtype
+    return _DtypeSpec(dtype)
 
 
-def _safe_scalar(dtype: Any, data: Any = None) -> np.generic:
-    if not isinstance(dtype, np.dtype) or dtype not in _ALLOWED_DTYPES:
-        raise _Refused(f"a numpy scalar of dtype {getattr(dtype, 'str', type(dtype).__name__)} "
-                       f"(only bool, integer and float scalars are data)")
-    if not isinstance(data, bytes) or len(data) != dtype.itemsize:
-        raise _Refused(f"a numpy {dtype} scalar from {type(data).__name__} data (expected "
-                       f"{dtype.itemsize} raw bytes)")
-    return np.frombuffer(data, dtype=dtype)[0].copy()
+def _safe_scalar(spec: Any, data: Any = None) -> np.generic:
+    if not isinstance(spec, _DtypeSpec):
+        raise _Refused(f"a numpy scalar of dtype {type(spec).__name__} (only bool, integer and "
+                       f"float scalars are data)")
+    if not isinstance(data, bytes) or len(data) != spec.dtype.itemsize:
+        raise _Refused(f"a numpy {spec.dtype} scalar from {type(data).__name__} data (expected "
+                       f"{spec.dtype.itemsize} raw bytes)")
+    return np.frombuffer(data, dtype=spec.dtype)[0].copy()
 
 
 def allowed_globals() -> list[Any]:
@@ -93,7 +106,7 @@ def allowed_globals() -> list[Any]:
         (_safe_dtype, "numpy.dtype"),
         (_safe_scalar, "numpy.core.multiarray.scalar"),  # the name NumPy 1.x writes
         (_safe_scalar, "numpy._core.multiarray.scalar"),  # NumPy 2
-        *(type(dtype) for dtype in _ALLOWED_DTYPES),  # BUILD of a dtype checks its class
+        _DtypeSpec,  # receives the dtype's pickled state (BUILD)
     ]
 
 

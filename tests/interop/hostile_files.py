@@ -77,6 +77,14 @@ def write_object_scalar(path: Path) -> None:
                           + _pickled(b"\x10" * 8) + b"\x86R.")
 
 
+def write_flagged_dtype(path: Path) -> None:
+    """A float64 dtype whose pickled state sets the object/pointer flags (63), then a scalar."""
+    dtype = (b"cnumpy\ndtype\n" + _pickled(("f8", False, True)) + b"R"
+             + _pickled((3, "<", None, None, None, -1, -1, 63)) + b"b")
+    torch_zip_with_pickle(path, PROTO2 + b"cnumpy.core.multiarray\nscalar\n" + dtype
+                          + _pickled(b"\x10" * 8) + b"\x86R.")
+
+
 def write_namespace_list_state(path: Path) -> None:
     torch_zip_with_pickle(path, PROTO2 + b"cargparse\nNamespace\n)\x81" + _pickled([1, 2])
                           + b"b.")
@@ -150,6 +158,7 @@ KINDS: dict[str, tuple[Callable[[Path], None], str]] = {
                            "corrupt torch checkpoint (malformed pickle): Unsupported operand 130"),
     "compressed_record": (write_compressed_record, "compressed record"),
     "object_dtype_scalar": (write_object_scalar, "refused to load: numpy dtype 'O8'"),
+    "flagged_float_dtype": (write_flagged_dtype, "float64 with a non-standard pickled state"),
     "namespace_list_state": (write_namespace_list_state,
                              "refused to load: an argparse.Namespace with state of type list"),
     "namespace_slot_state": (write_namespace_slot_state,

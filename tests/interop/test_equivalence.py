@@ -1,6 +1,8 @@
 """The imported model computes what the fairseq tensors compute (independent reference)."""
 from __future__ import annotations
 
+import re
+
 import pytest
 import torch
 
@@ -62,8 +64,18 @@ def test_loss_matches(model, fairseq_ckpt, wav):
 
 def test_inference_api_reads_the_import(imported_dir, wav, reference):
     hidden, indices = reference
-    api = DinoSRInference.from_pretrained(imported_dir / "model.pth")
+    api = DinoSRInference.from_pretrained(imported_dir)  # the directory itself
     results = api(list(wav), layers=[0, LAYERS])
     for b, r in enumerate(results):
         torch.testing.assert_close(r.hidden_states[LAYERS], hidden[-1][b], atol=TOL, rtol=0)
         assert torch.equal(r.codeword_indices, indices[:, b])
+
+
+def test_inference_api_names_a_missing_config(imported_dir, tmp_path):
+    (tmp_path / "model.pth").write_bytes((imported_dir / "model.pth").read_bytes())
+    expected = (f"{tmp_path / 'model.pth'}: no config.yaml next to it (looked for "
+                f"{tmp_path / 'config.yaml'})")
+    with pytest.raises(FileNotFoundError, match=re.escape(expected)):
+        DinoSRInference.from_pretrained(tmp_path)
+    with pytest.raises(FileNotFoundError, match="no such model file or experiment directory"):
+        DinoSRInference.from_pretrained(tmp_path / "nowhere")

@@ -46,10 +46,12 @@ class _SpawnsProcess:
     lambda marker: _CallsBuiltin(f"open({str(marker)!r}, 'w').close()"),
     lambda marker: _SpawnsProcess(["touch", str(marker)]),
 ])
-def test_code_running_pickle_is_refused_and_not_executed(tmp_path, fairseq_ckpt, make_payload):
+@pytest.mark.parametrize("where", ["extra_state", "cfg", "model"])
+def test_code_running_pickle_is_refused_and_not_executed(tmp_path, fairseq_ckpt, make_payload,
+                                                         where):
     marker = tmp_path / "pwned"
     ckpt = dict(fairseq_ckpt)
-    ckpt["extra_state"] = {"payload": make_payload(marker)}
+    ckpt[where] = {**ckpt[where], "payload": {"nested": [make_payload(marker)]}}
     path = tmp_path / "evil.pt"
     torch.save(ckpt, path)
     with pytest.raises(UnsafeCheckpointError, match="evil.pt: refused to load.*GLOBAL"):
