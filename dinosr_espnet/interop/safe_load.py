@@ -181,6 +181,8 @@ def load_checkpoint(path: Union[str, Path]) -> Any:
     allowlisted constructors run, so any exception it raises is a property of the file.
     """
     path = Path(path)
+    if path.is_dir():
+        raise CorruptCheckpointError(f"{path}: is a directory, not a checkpoint file")
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint not found: {path}")
     _check_format(path)

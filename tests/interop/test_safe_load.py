@@ -87,6 +87,8 @@ def test_arbitrary_class_is_refused(tmp_path):
 def test_missing_and_garbage_files(tmp_path):
     with pytest.raises(FileNotFoundError, match="nope.pt"):
         load_checkpoint(tmp_path / "nope.pt")
+    with pytest.raises(CorruptCheckpointError, match="is a directory, not a checkpoint file"):
+        load_checkpoint(tmp_path)
     for name, content, problem in [
             ("zip.pt", b"PK\x03\x04 not really a zip", "corrupt torch checkpoint: broken zip"),
             ("text.pt", b"hello, not a checkpoint", "not a torch checkpoint: a text file")]:
