@@ -8,6 +8,7 @@ errors naming where they are; NumPy scalars become the equal Python number and t
 """
 from __future__ import annotations
 
+import argparse
 from typing import Any
 
 import numpy as np
@@ -46,7 +47,9 @@ def plain_data(value: Any, where: str) -> Any:
                                      f"has string keys)")
                 out[k] = walk(x, f"{path}[{k[:40]!r}]", depth + 1)
             return out
-        raise ValueError(f"{path} is a {type(v).__name__}, not plain configuration data "
-                         f"(strings, numbers, booleans, null, lists, dicts)")
+        kind = "an argparse.Namespace" if isinstance(v, argparse.Namespace) else (
+            f"a {type(v).__name__}")
+        raise ValueError(f"{path} is {kind}, not plain configuration data (strings, numbers, "
+                         f"booleans, null, lists, dicts)")
 
     return walk(value, where, 0)

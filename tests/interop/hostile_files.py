@@ -5,6 +5,7 @@ and placed in a torch zip archive in place of a valid checkpoint's ``data.pkl``.
 """
 from __future__ import annotations
 
+import argparse
 import io
 import pickle
 import wave
@@ -137,6 +138,14 @@ def write_infinite_counter(path: Path) -> None:
                                                                        float("inf")))
 
 
+def write_nested_namespace_args(path: Path) -> None:
+    """An old-style ``args`` checkpoint whose Namespace holds another Namespace."""
+    def edit(ckpt: dict) -> None:
+        fields = {**ckpt["cfg"]["model"], **ckpt["cfg"]["task"]}
+        ckpt["cfg"], ckpt["args"] = None, argparse.Namespace(**fields, sub=argparse.Namespace())
+    _checkpoint(path, edit)
+
+
 def write_tensor_in_cfg(path: Path) -> None:
     _checkpoint(path, lambda c: c["cfg"]["common"].__setitem__("seed", torch.zeros(2)))
 
@@ -172,6 +181,8 @@ KINDS: dict[str, tuple[Callable[[Path], None], str]] = {
     "freeze_pre_enc_false": (write_no_pre_enc_freeze,
                              "'freeze_pre_enc_modules'] = False is not supported"),
     "infinite_num_updates": (write_infinite_counter, "num_updates'] = inf is not an integer"),
+    "namespace_in_args": (write_nested_namespace_args,
+                          "args['sub'] is an argparse.Namespace, not plain configuration data"),
     "tensor_in_cfg": (write_tensor_in_cfg, "cfg['common']['seed'] is a Tensor"),
     "deeply_nested_cfg": (write_deeply_nested_cfg, "nested more than 16 levels"),
 }
