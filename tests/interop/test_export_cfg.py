@@ -5,6 +5,7 @@ import argparse
 import copy
 import re
 import shutil
+from pathlib import Path
 
 import pytest
 import torch
@@ -13,7 +14,8 @@ import yaml
 from dinosr_espnet.bin import export_fairseq, import_fairseq
 from dinosr_espnet.interop.convert import FAIRSEQ_CFG_FILE, import_fairseq as import_file
 from dinosr_espnet.interop.espnet_dir import read_experiment
-from dinosr_espnet.interop.release_cfg import release_template
+from dinosr_espnet.interop.fairseq_config import parse_conv_feature_layers
+from dinosr_espnet.interop.release_cfg import exported_cfg, release_template
 from dinosr_espnet.interop.safe_load import load_checkpoint
 from dinosr_espnet.model import DinoSR
 from dinosr_espnet.model.config import DinoSRConfig
@@ -200,3 +202,15 @@ def test_discrete_false_is_refused_by_name(fairseq_ckpt, tmp_path):
     with pytest.raises(ValueError, match=r"cfg\['model'\]\['discrete'\] = False"):
         import_file(tmp_path / "regression.pt", tmp_path / "out")
     assert not (tmp_path / "out").exists()
+
+
+def test_base_recipe_exports_the_release_cfg():
+    """The shipped BASE pretraining config describes the released model field for field."""
+    root = Path(__file__).resolve().parents[2]
+    conf = yaml.safe_load((root / "conf" / "pretrain_base.yaml").read_text())
+    cfg = exported_cfg(DinoSRConfig.from_dict(conf["model_conf"]), conf)
+    release = release_template()
+    assert set(cfg) == {"model", "task"}
+    assert parse_conv_feature_layers(cfg["model"].pop("conv_feature_layers")) == \
+        parse_conv_feature_layers(release["model"].pop("conv_feature_layers"))
+    assert cfg == release
