@@ -23,7 +23,7 @@ from typing import Optional, Sequence
 
 import torch
 
-from dinosr_espnet.bin.cli import run_cli
+from dinosr_espnet.bin.cli import HelpFormatter, run_cli
 from dinosr_espnet.bin.extract import add_model_arguments, load_model, make_loader
 from dinosr_espnet.eval.extract_io import read_wav_scp
 from dinosr_espnet.eval.probing import (
@@ -38,7 +38,7 @@ logger = logging.getLogger(__name__)
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m dinosr_espnet.bin.probe", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+                                     formatter_class=HelpFormatter)
     add_model_arguments(parser, extraction=False)
     data = parser.add_argument_group("data")
     for split, required in (("train", True), ("dev", True), ("test", False)):

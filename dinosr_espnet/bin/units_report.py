@@ -22,7 +22,7 @@ import sys
 from pathlib import Path
 from typing import Optional, Sequence
 
-from dinosr_espnet.bin.cli import run_cli
+from dinosr_espnet.bin.cli import HelpFormatter, run_cli
 from dinosr_espnet.bin.extract import add_model_arguments, load_model, make_extractor, make_loader
 from dinosr_espnet.eval.abx.slicing import SLICING_MODES
 from dinosr_espnet.eval.extract_io import read_wav_scp
@@ -44,7 +44,7 @@ def _limit(text: str) -> Optional[int]:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m dinosr_espnet.bin.units_report", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+                                     formatter_class=HelpFormatter)
     add_model_arguments(parser)
     parser.add_argument("--wav_scp", required=True, type=Path)
     parser.add_argument("--phones", required=True, type=Path, help="frame phone labels (.phn)")
