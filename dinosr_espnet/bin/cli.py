@@ -39,8 +39,13 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefau
         return super()._get_help_string(action)
 
 
-def tool_name(module: str) -> str:
-    """``dinosr_espnet.bin.extract`` -> ``extract`` (the logger and error-line prefix)."""
+def tool_name(func: Callable) -> str:
+    """``extract`` for a function of ``dinosr_espnet.bin.extract``, also when that module runs
+    as ``__main__`` (``python -m``): the name of the error line's logger."""
+    module = func.__module__
+    if module == "__main__":
+        spec = getattr(sys.modules["__main__"], "__spec__", None)
+        module = spec.name if spec is not None else Path(sys.argv[0]).stem
     return module.rsplit(".", 1)[-1]
 
 
@@ -84,7 +89,7 @@ def run_cli(build_parser: Callable[[], argparse.ArgumentParser],
         logging.basicConfig(level=level, format=LOG_FORMAT)
         run(args)
 
-    return guarded(tool_name(run.__module__), call, debug, user_errors)
+    return guarded(tool_name(run), call, debug, user_errors)
 
 
 def run_guarded(main: Callable[[list[str]], object], argv: Optional[Sequence[str]] = None,
@@ -94,4 +99,4 @@ def run_guarded(main: Callable[[list[str]], object], argv: Optional[Sequence[str
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = DEBUG_FLAG in argv
     argv = [a for a in argv if a != DEBUG_FLAG]
-    return guarded(tool_name(main.__module__), lambda: main(argv), debug, user_errors)
+    return guarded(tool_name(main), lambda: main(argv), debug, user_errors)

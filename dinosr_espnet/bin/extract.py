@@ -88,7 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
                                      formatter_class=HelpFormatter)
     add_model_arguments(parser)
     parser.add_argument("--wav_scp", required=True, type=Path, help="utterances to process")
-    parser.add_argument("--out_dir", required=True, type=Path)
+    parser.add_argument("--out_dir", required=True, type=Path, help="where the outputs go")
     parser.add_argument("--layers", default="all", help="'all' or hidden-state indices, e.g. 5,11")
     parser.add_argument("--what", default="features,codewords",
                         help=f"comma list of {','.join(WHAT)}")
