@@ -49,6 +49,14 @@ def tool_name(func: Callable) -> str:
     return module.rsplit(".", 1)[-1]
 
 
+def one_line(error: BaseException) -> str:
+    """The message of ``error`` on one line (a KeyError's without the quotes)."""
+    text = str(error.args[0] if isinstance(error, KeyError) and error.args else error)
+    parts = [line.strip() for line in text.splitlines() if line.strip()] or [type(error).__name__]
+    return parts[0] + "".join((" " if prev.endswith(":") else "; ") + part
+                              for prev, part in zip(parts, parts[1:]))
+
+
 def guarded(name: str, call: Callable[[], object], debug: bool = False,
             user_errors: Sequence[type[BaseException]] = ()) -> int:
     """Run ``call``; a user error becomes one logged line and status 1 (re-raised if ``debug``)."""
@@ -57,10 +65,9 @@ def guarded(name: str, call: Callable[[], object], debug: bool = False,
     except (*USER_ERRORS, *user_errors) as e:
         if debug:
             raise
-        message = e.args[0] if isinstance(e, KeyError) and e.args else e
         logging.basicConfig(format=LOG_FORMAT)  # no-op once configured
-        logging.getLogger(f"dinosr_espnet.{name}").error("%s (%s shows the traceback)", message,
-                                                         DEBUG_FLAG)
+        logging.getLogger(f"dinosr_espnet.{name}").error("%s (%s shows the traceback)",
+                                                         one_line(e), DEBUG_FLAG)
         return 1
     return 0
 

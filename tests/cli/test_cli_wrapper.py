@@ -154,6 +154,13 @@ def test_wrapper_passes_bugs_and_tool_errors_through(caplog):
     assert "utterance 'u1'" in caplog.text and "\"utterance" not in caplog.text
     assert run_guarded(lambda argv: int(argv[0]), ["x"]) == 1  # int("x"): ValueError
 
+    def two_lines(args: argparse.Namespace) -> None:
+        raise ValueError("bad.yaml: 2 problems:\n  key a\n  key b")
+
+    caplog.clear()
+    assert run_cli(build, two_lines, []) == 1
+    assert caplog.messages == ["bad.yaml: 2 problems: key a; key b (--debug shows the traceback)"]
+
 
 def test_installed_style_invocation_prints_one_line(tmp_path):
     argv, _ = _bad_commands(tmp_path)["score"]
