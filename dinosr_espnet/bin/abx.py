@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import sys
 from pathlib import Path
 from typing import Optional, Sequence
 
 import torch
 
+from dinosr_espnet.bin.cli import HelpFormatter, run_cli
 from dinosr_espnet.eval.abx import ABXConfig, compute_abx, load_features
 from dinosr_espnet.eval.abx.distances import DISTANCES
 from dinosr_espnet.eval.abx.slicing import SLICING_MODES
@@ -29,7 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m dinosr_espnet.bin.abx",
         description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     parser.add_argument("--item", required=True, type=Path, help="ZeroSpeech/libri-light .item file")
     parser.add_argument(
@@ -60,15 +60,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--seed", type=int, default=0, help="seed of the subsampling")
     parser.add_argument(
         "--device", default="cuda" if torch.cuda.is_available() else "cpu",
-        help="torch device for the frame distances (and the DTW with --dtw torch; default: "
-        "cuda when available)",
+        help="torch device for the frame distances (and the DTW with --dtw torch; cuda when "
+        "available)",
     )
     parser.add_argument(
         "--dtw", choices=("numba", "torch"), default="numba",
-        help="DTW kernel: numba (parallel CPU, default; threads from NUMBA_NUM_THREADS) or torch "
+        help="DTW kernel: numba (parallel CPU; threads from NUMBA_NUM_THREADS) or torch "
         "(batched on --device); both give identical scores",
     )
-    parser.add_argument("--dtype", choices=("float32", "float64"), default="float32")
+    parser.add_argument("--dtype", choices=("float32", "float64"), default="float32",
+                        help="precision of the distances")
     parser.add_argument(
         "--chunk-elements", type=int, default=None,
         help="max tensor elements per DTW batch (default 2**25 on CPU, 2**28 on CUDA; lower it "
@@ -78,9 +79,8 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
-    args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+def run(args: argparse.Namespace) -> None:
+    """Score the item file and print (and optionally save) the error rates."""
     config = ABXConfig(
         frame_rate=args.frame_rate, distance=args.distance, slicing=args.slicing,
         max_size_group=args.max_size_group, max_x_across=args.max_x_across, seed=args.seed,
@@ -97,7 +97,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(result.to_dict(), indent=2) + "\n")
-    return 0
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Entry point; a missing utterance or bad input exits 1 with one line."""
+    return run_cli(build_parser, run, argv, user_errors=(KeyError,))
 
 
 if __name__ == "__main__":

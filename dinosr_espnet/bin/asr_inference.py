@@ -27,6 +27,8 @@ from typing import Optional, Sequence
 
 import torch
 
+from dinosr_espnet.bin.cli import HelpFormatter, run_cli
+
 logger = logging.getLogger("dinosr_espnet.asr_inference")
 
 
@@ -35,7 +37,7 @@ def get_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         description="Write CTC log-probabilities (emissions.scp) and Viterbi hypotheses "
         "(text) of a fine-tuned DinoSR ASR model for a data directory.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     parser.add_argument("--asr_train_config", required=True,
                         help="config.yaml written by dinosr_espnet.bin.asr_train")
@@ -60,7 +62,7 @@ def get_parser() -> argparse.ArgumentParser:
     parser.add_argument("--num_workers", type=int, default=1,
                         help="DataLoader worker processes reading audio")
     parser.add_argument("--log_level", default="INFO",
-                        choices=["ERROR", "WARNING", "INFO", "DEBUG"])
+                        choices=["ERROR", "WARNING", "INFO", "DEBUG"], help="logging level")
     return parser
 
 
@@ -122,7 +124,7 @@ def run(args: argparse.Namespace) -> None:
     batches = length_sorted_batches(keys, scp.parent / "utt2num_samples", args.batch_size)
 
     if args.ngpu > 0 and not torch.cuda.is_available():
-        raise RuntimeError("--ngpu 1 but no CUDA device is available")
+        raise ValueError("--ngpu 1 but no CUDA device is available")
     device = "cuda" if args.ngpu > 0 else "cpu"
     model, train_args = DinoSRASRTask.build_model_from_file(
         args.asr_train_config, args.asr_model_file, device)
@@ -170,13 +172,11 @@ def _sort_scp(path: Path) -> None:
                     encoding="utf-8")
 
 
-def main(cmd: Optional[Sequence[str]] = None) -> None:
-    """Entry point: ``python -m dinosr_espnet.bin.asr_inference --help``."""
-    args = get_parser().parse_args(cmd)
-    logging.basicConfig(level=args.log_level,
-                        format="%(asctime)s (%(module)s:%(lineno)d) %(levelname)s: %(message)s")
-    run(args)
+def main(cmd: Optional[Sequence[str]] = None) -> int:
+    """Entry point: ``python -m dinosr_espnet.bin.asr_inference --help``; returns the exit
+    status (1 with one line on bad input)."""
+    return run_cli(get_parser, run, cmd)
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

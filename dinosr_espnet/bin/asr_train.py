@@ -23,7 +23,10 @@ Example (fine-tune a pretrained model on 10 h, see docs/finetuning.md)::
 """
 from __future__ import annotations
 
+import sys
 from typing import Optional, Sequence
+
+from dinosr_espnet.bin.cli import run_guarded
 
 
 def main(cmd: Optional[Sequence[str]] = None) -> None:
@@ -33,5 +36,10 @@ def main(cmd: Optional[Sequence[str]] = None) -> None:
     DinoSRASRTask.main(cmd=cmd)
 
 
+def cli(argv: Optional[Sequence[str]] = None) -> int:
+    """Console entry point: ``main`` with one-line user errors (``--debug``: traceback)."""
+    return run_guarded(main, argv)
+
+
 if __name__ == "__main__":
-    main()
+    sys.exit(cli())

@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 from typing import Optional, Sequence
 
-from dinosr_espnet.bin.cli import run_cli
+from dinosr_espnet.bin.cli import HelpFormatter, run_cli
 from dinosr_espnet.bin.extract import add_model_arguments, load_model, make_extractor, make_loader
 from dinosr_espnet.eval.extract_io import read_wav_scp
 from dinosr_espnet.eval.extraction import codebook_layers
@@ -38,7 +38,7 @@ def _lang_scp(text: str) -> tuple[str, Path]:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m dinosr_espnet.bin.codeword_sharing",
                                      description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+                                     formatter_class=HelpFormatter)
     add_model_arguments(parser)
     parser.add_argument("--lang_scp", required=True, nargs="+", type=_lang_scp,
                         metavar="LANG=WAV_SCP", help="one wav.scp per language")

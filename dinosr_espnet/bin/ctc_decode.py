@@ -27,6 +27,7 @@ from typing import Optional, Sequence
 
 import yaml
 
+from dinosr_espnet.bin.cli import HelpFormatter, run_cli
 from dinosr_espnet.data.kaldi_dir import write_kaldi_map
 from dinosr_espnet.decode.beam_search import BeamSearchConfig, LexiconBeamSearch, decode_all
 from dinosr_espnet.decode.emissions import count_utterances, iter_emissions
@@ -49,14 +50,10 @@ def add_beam_search_options(parser: argparse.ArgumentParser) -> None:
                        help="score added per silence (word boundary) token")
     group.add_argument("--beam", type=int, default=d.beam, help="hypotheses kept per frame")
     group.add_argument("--beam_size_token", type=int, default=d.beam_size_token,
-                       help="tokens expanded per frame (None: all)")
+                       help="tokens expanded per frame (default: all)")
     group.add_argument("--beam_threshold", type=float, default=d.beam_threshold,
                        help="drop hypotheses this far below the best")
     group.add_argument("--nj", type=int, default=1, help="parallel decoding processes")
-
-
-class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
-    """Keep the docstring's layout and show every default."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -77,7 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="score added per word (insertion bonus)")
     add_beam_search_options(parser)
     parser.add_argument("--log_level", default="INFO",
-                        choices=["ERROR", "WARNING", "INFO", "DEBUG"])
+                        choices=["ERROR", "WARNING", "INFO", "DEBUG"], help="logging level")
     return parser
 
 
@@ -102,21 +99,18 @@ def beam_config(args: argparse.Namespace) -> BeamSearchConfig:
                             beam_threshold=args.beam_threshold)
 
 
+def parse_args(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespace:
+    """Parse ``argv``; the values of ``--decode_config`` become defaults under explicit flags."""
+    args = parser.parse_args(argv)
+    if args.decode_config is not None:
+        parser.set_defaults(**config_defaults(args.decode_config))
+        args = parser.parse_args(argv)
+    return args
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Entry point; returns 1 with a logged message on bad input."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=args.log_level,
-                        format="%(asctime)s (%(module)s:%(lineno)d) %(levelname)s: %(message)s")
-    try:
-        if args.decode_config is not None:  # its values become defaults under explicit flags
-            parser.set_defaults(**config_defaults(args.decode_config))
-            args = parser.parse_args(argv)
-        run(args)
-    except (ValueError, FileNotFoundError) as e:
-        logger.error(str(e))
-        return 1
-    return 0
+    return run_cli(build_parser, run, argv, parse=parse_args)
 
 
 def run(args: argparse.Namespace) -> None:

@@ -15,7 +15,10 @@ Example (tiny model on CPU)::
 """
 from __future__ import annotations
 
+import sys
 from typing import Optional, Sequence
+
+from dinosr_espnet.bin.cli import run_guarded
 
 
 def main(cmd: Optional[Sequence[str]] = None) -> None:
@@ -32,5 +35,10 @@ def main(cmd: Optional[Sequence[str]] = None) -> None:
             dist.destroy_process_group()
 
 
+def cli(argv: Optional[Sequence[str]] = None) -> int:
+    """Console entry point: ``main`` with one-line user errors (``--debug``: traceback)."""
+    return run_guarded(main, argv)
+
+
 if __name__ == "__main__":
-    main()
+    sys.exit(cli())

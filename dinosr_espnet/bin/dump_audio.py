@@ -10,10 +10,11 @@ reason in log/skipped. A rerun with unchanged inputs and options does nothing.
 from __future__ import annotations
 
 import argparse
-import logging
 import math
 import sys
+from typing import Optional, Sequence
 
+from dinosr_espnet.bin.cli import HelpFormatter, run_cli
 from dinosr_espnet.data.audio import AudioError, ChannelError
 from dinosr_espnet.data.dump import dump_data_dir
 from dinosr_espnet.data.dump_worker import DumpOptions
@@ -22,7 +23,8 @@ from dinosr_espnet.data.dump_worker import DumpOptions
 def get_parser() -> argparse.ArgumentParser:
     """Command-line interface."""
     parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.ArgumentDefaultsHelpFormatter
+        prog="python -m dinosr_espnet.bin.dump_audio", description=__doc__,
+        formatter_class=HelpFormatter,
     )
     parser.add_argument("src", help="Kaldi data dir, e.g. data/train_960")
     parser.add_argument("dst", help="output dir, e.g. dump/raw/train_960")
@@ -44,19 +46,18 @@ def get_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run the dump; returns the exit status."""
-    args = get_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+def run(args: argparse.Namespace) -> None:
+    """Dump ``args.src`` into ``args.dst``."""
     opts = DumpOptions(fs=args.fs, audio_format=args.audio_format, min_dur=args.min_dur,
                        max_dur=args.max_dur, mix_channels=args.mix_channels,
                        on_error=args.on_error)
-    try:
-        dump_data_dir(args.src, args.dst, opts, nj=args.nj, chunk_size=args.chunk_size)
-    except (OSError, ValueError, RuntimeError, AudioError, ChannelError) as e:
-        logging.error("%s", e)
-        return 1
-    return 0
+    dump_data_dir(args.src, args.dst, opts, nj=args.nj, chunk_size=args.chunk_size)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Run the dump; returns the exit status (1 with one line on bad input or audio)."""
+    return run_cli(get_parser, run, argv,
+                   user_errors=(OSError, RuntimeError, AudioError, ChannelError))
 
 
 if __name__ == "__main__":

@@ -13,16 +13,17 @@ state. See docs/interop.md.
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from typing import Optional, Sequence
+
+from dinosr_espnet.bin.cli import HelpFormatter, run_cli
 
 
 def get_parser() -> argparse.ArgumentParser:
     """The command-line options (see ``--help``)."""
     parser = argparse.ArgumentParser(
         prog="python -m dinosr_espnet.bin.export_fairseq",
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+        description=__doc__, formatter_class=HelpFormatter)
     parser.add_argument("src", help="experiment directory or model .pth")
     parser.add_argument("checkpoint", help="fairseq checkpoint (.pt) to write")
     parser.add_argument("--config", default=None,
@@ -36,19 +37,18 @@ def get_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(cmd: Optional[Sequence[str]] = None) -> None:
-    """Parse ``cmd`` (default: ``sys.argv``) and run the export."""
-    args = get_parser().parse_args(cmd)
-    logging.basicConfig(level=args.log_level,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+def run(args: argparse.Namespace) -> None:
+    """Run the export."""
     from dinosr_espnet.interop.convert import export_fairseq
 
-    try:
-        export_fairseq(args.src, args.checkpoint, config=args.config,
-                       fairseq_cfg=args.fairseq_cfg)
-    except (OSError, ValueError) as e:  # bad input or output: one line, no traceback
-        sys.exit(f"export_fairseq: error: {' '.join(str(e).split())}")
+    export_fairseq(args.src, args.checkpoint, config=args.config, fairseq_cfg=args.fairseq_cfg)
+
+
+def main(cmd: Optional[Sequence[str]] = None) -> int:
+    """Parse ``cmd`` (default: ``sys.argv``) and run the export; returns the exit status (1 with
+    one line for a missing, corrupt or unsafe file, a bad key or an unwritable output)."""
+    return run_cli(get_parser, run, cmd, user_errors=(KeyError, OSError))
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -30,7 +30,7 @@ from typing import Optional, Sequence
 
 import torch
 
-from dinosr_espnet.bin.cli import run_cli
+from dinosr_espnet.bin.cli import HelpFormatter, run_cli
 from dinosr_espnet.eval.extract_io import FORMATS, AudioLoader, MatrixWriter, UnitsWriter, read_wav_scp
 from dinosr_espnet.eval.extraction import CorpusExtractor, codebook_layers, parse_layers
 from dinosr_espnet.inference import DinoSRInference
@@ -85,10 +85,10 @@ def make_loader(inference: DinoSRInference, args: argparse.Namespace) -> AudioLo
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m dinosr_espnet.bin.extract", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+                                     formatter_class=HelpFormatter)
     add_model_arguments(parser)
     parser.add_argument("--wav_scp", required=True, type=Path, help="utterances to process")
-    parser.add_argument("--out_dir", required=True, type=Path)
+    parser.add_argument("--out_dir", required=True, type=Path, help="where the outputs go")
     parser.add_argument("--layers", default="all", help="'all' or hidden-state indices, e.g. 5,11")
     parser.add_argument("--what", default="features,codewords",
                         help=f"comma list of {','.join(WHAT)}")

@@ -12,16 +12,17 @@ no output directory. See docs/interop.md.
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from typing import Optional, Sequence
+
+from dinosr_espnet.bin.cli import HelpFormatter, run_cli
 
 
 def get_parser() -> argparse.ArgumentParser:
     """The command-line options (see ``--help``)."""
     parser = argparse.ArgumentParser(
         prog="python -m dinosr_espnet.bin.import_fairseq",
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+        description=__doc__, formatter_class=HelpFormatter)
     parser.add_argument("checkpoint", help="fairseq DinoSR checkpoint (.pt), e.g. dinosr_base.pt")
     parser.add_argument("out_dir", help="experiment directory to write (created if needed)")
     parser.add_argument("--num_updates", type=int, default=None,
@@ -33,18 +34,18 @@ def get_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(cmd: Optional[Sequence[str]] = None) -> None:
-    """Parse ``cmd`` (default: ``sys.argv``) and run the import."""
-    args = get_parser().parse_args(cmd)
-    logging.basicConfig(level=args.log_level,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+def run(args: argparse.Namespace) -> None:
+    """Run the import."""
     from dinosr_espnet.interop.convert import import_fairseq
 
-    try:
-        import_fairseq(args.checkpoint, args.out_dir, num_updates=args.num_updates)
-    except (OSError, ValueError) as e:  # bad input or output: one line, no traceback
-        sys.exit(f"import_fairseq: error: {' '.join(str(e).split())}")
+    import_fairseq(args.checkpoint, args.out_dir, num_updates=args.num_updates)
+
+
+def main(cmd: Optional[Sequence[str]] = None) -> int:
+    """Parse ``cmd`` (default: ``sys.argv``) and run the import; returns the exit status (1 with
+    one line for a missing, corrupt or unsafe file, a bad key or an unwritable output)."""
+    return run_cli(get_parser, run, cmd, user_errors=(KeyError, OSError))
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

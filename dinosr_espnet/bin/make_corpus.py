@@ -12,7 +12,9 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from typing import Optional, Sequence
 
+from dinosr_espnet.bin.cli import HelpFormatter, run_cli
 from dinosr_espnet.data.synth.config import CONF_DIR, CORPORA, resolve_request
 from dinosr_espnet.data.synth.generate import generate_corpus
 
@@ -25,22 +27,22 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m dinosr_espnet.bin.make_corpus",
         description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     p.add_argument("--out", required=True, help="output directory (created; never committed to git)")
     p.add_argument(
         "--size",
         default="ci",
         help="size preset: `ci` (seconds), `demo` (minutes), or a path to a preset YAML "
-        f"(presets live in {CONF_DIR}) [default: %(default)s]",
+        f"(presets live in {CONF_DIR})",
     )
-    p.add_argument("--seed", type=int, default=0, help="random seed (>= 0) [default: %(default)s]")
-    p.add_argument("--nj", type=int, default=2, help="worker processes [default: %(default)s]")
+    p.add_argument("--seed", type=int, default=0, help="random seed (>= 0)")
+    p.add_argument("--nj", type=int, default=2, help="worker processes")
     p.add_argument(
         "--corpora",
         type=_list,
-        default=list(CORPORA),
-        help="comma-separated subset of " + ",".join(CORPORA) + " [default: all]",
+        default=",".join(CORPORA),
+        help="comma-separated subset of " + ",".join(CORPORA),
     )
     p.add_argument(
         "--speakers", type=int, help="speakers per LibriSpeech part and recordings per BABEL split"
@@ -58,10 +60,10 @@ def build_parser() -> argparse.ArgumentParser:
         "from an estimated utterance duration)",
     )
     p.add_argument(
-        "--languages", type=_list, help="comma-separated BABEL ids or names [default: the preset's]"
+        "--languages", type=_list, help="comma-separated BABEL ids or names (default: the preset's)"
     )
     p.add_argument(
-        "--conf-dir", default=str(CONF_DIR), help="directory of the corpus YAML files [default: %(default)s]"
+        "--conf-dir", default=str(CONF_DIR), help="directory of the corpus YAML files"
     )
     p.add_argument(
         "--overwrite", action="store_true", help="replace a corpus generated in --out with another request"
@@ -69,29 +71,28 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    try:
-        request = resolve_request(
-            args.size,
-            seed=args.seed,
-            corpora=args.corpora,
-            speakers=args.speakers,
-            utts_per_speaker=args.utts_per_speaker,
-            hours_per_split=args.hours_per_split,
-            languages=args.languages,
-            conf_dir=args.conf_dir,
-        )
-        manifest = generate_corpus(
-            args.out, request, nj=args.nj, overwrite=args.overwrite, conf_dir=args.conf_dir
-        )
-    except (ValueError, FileNotFoundError, FileExistsError) as e:
-        logging.getLogger("make_corpus").error("%s", e)
-        return 1
+def run(args: argparse.Namespace) -> None:
+    """Resolve the request, generate the corpus and log one summary line per corpus."""
+    request = resolve_request(
+        args.size,
+        seed=args.seed,
+        corpora=args.corpora,
+        speakers=args.speakers,
+        utts_per_speaker=args.utts_per_speaker,
+        hours_per_split=args.hours_per_split,
+        languages=args.languages,
+        conf_dir=args.conf_dir,
+    )
+    manifest = generate_corpus(
+        args.out, request, nj=args.nj, overwrite=args.overwrite, conf_dir=args.conf_dir
+    )
     for line in summary(manifest["counts"]):
         logging.getLogger("make_corpus").info("%s", line)
-    return 0
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Entry point; returns 1 with one line on a bad request."""
+    return run_cli(build_parser, run, argv)
 
 
 def summary(counts: dict) -> list[str]:

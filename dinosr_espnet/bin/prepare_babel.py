@@ -8,20 +8,22 @@ that `local/data.sh` can combine them into the multilingual set.
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
-from pathlib import Path
+from typing import Optional, Sequence
 
+from dinosr_espnet.bin.cli import HelpFormatter, run_cli
 from dinosr_espnet.data.babel import find_conversational, load_languages, prepare_babel_language
 from dinosr_espnet.data.babel_markup import MarkupPolicy
+from dinosr_espnet.package_data import conf_dir
 
-CONF = Path(__file__).resolve().parents[2] / "conf"
+CONF = conf_dir()
 
 
 def get_parser() -> argparse.ArgumentParser:
     """Command-line interface."""
     parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.ArgumentDefaultsHelpFormatter
+        prog="python -m dinosr_espnet.bin.prepare_babel", description=__doc__,
+        formatter_class=HelpFormatter,
     )
     which = parser.add_mutually_exclusive_group(required=True)
     which.add_argument("--langs", nargs="+", help="language ids, e.g. 101 102")
@@ -41,35 +43,33 @@ def get_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run the preparation; returns the exit status."""
-    args = get_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    try:
-        names, groups = load_languages(args.languages)
-        if args.group is not None and args.group not in groups:
-            raise ValueError(f"{args.languages}: no group {args.group!r}; have {sorted(groups)}")
-        ids = groups[args.group] if args.group is not None else args.langs
-        unknown = [i for i in ids if i not in names]
-        if unknown:
-            raise ValueError(f"language ids {unknown} are not in {args.languages}")
-        bad = [item for item in args.corpus_dir if "=" not in item]
-        if bad:
-            raise ValueError(f"--corpus_dir expects ID=PATH, got {bad[0]!r}")
-        corpus_dirs = dict(item.split("=", 1) for item in args.corpus_dir)
-        policy = MarkupPolicy.from_yaml(args.markup)
-        prepared = []
-        for lang_id in ids:
-            conv = find_conversational(lang_id, corpus_dirs.get(lang_id), args.babel_root)
-            counts = prepare_babel_language(
-                lang_id, names[lang_id], conv, policy, args.out, args.sph2pipe, args.strict
-            )
-            prepared.extend(counts)
-    except (OSError, ValueError, RuntimeError) as e:
-        logging.error("%s", e)
-        return 1
+def run(args: argparse.Namespace) -> None:
+    """Prepare the requested languages and print the prepared set names."""
+    names, groups = load_languages(args.languages)
+    if args.group is not None and args.group not in groups:
+        raise ValueError(f"{args.languages}: no group {args.group!r}; have {sorted(groups)}")
+    ids = groups[args.group] if args.group is not None else args.langs
+    unknown = [i for i in ids if i not in names]
+    if unknown:
+        raise ValueError(f"language ids {unknown} are not in {args.languages}")
+    bad = [item for item in args.corpus_dir if "=" not in item]
+    if bad:
+        raise ValueError(f"--corpus_dir expects ID=PATH, got {bad[0]!r}")
+    corpus_dirs = dict(item.split("=", 1) for item in args.corpus_dir)
+    policy = MarkupPolicy.from_yaml(args.markup)
+    prepared = []
+    for lang_id in ids:
+        conv = find_conversational(lang_id, corpus_dirs.get(lang_id), args.babel_root)
+        counts = prepare_babel_language(
+            lang_id, names[lang_id], conv, policy, args.out, args.sph2pipe, args.strict
+        )
+        prepared.extend(counts)
     print("\n".join(prepared))
-    return 0
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Run the preparation; returns the exit status (1 with one line on bad input)."""
+    return run_cli(get_parser, run, argv, user_errors=(OSError, RuntimeError))
 
 
 if __name__ == "__main__":

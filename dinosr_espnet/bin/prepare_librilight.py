@@ -6,16 +6,18 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
+from typing import Optional, Sequence
 
+from dinosr_espnet.bin.cli import HelpFormatter, run_cli
 from dinosr_espnet.data.librilight import LIBRILIGHT_SETS, prepare_librilight
 
 
 def get_parser() -> argparse.ArgumentParser:
     """Command-line interface."""
     parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.ArgumentDefaultsHelpFormatter
+        prog="python -m dinosr_espnet.bin.prepare_librilight", description=__doc__,
+        formatter_class=HelpFormatter,
     )
     parser.add_argument("--root", required=True,
                         help="directory holding librispeech_finetuning/ (LIBRILIGHT_LIMITED=)")
@@ -25,16 +27,14 @@ def get_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run the preparation; returns the exit status."""
-    args = get_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    try:
-        prepare_librilight(args.root, args.sets, args.out)
-    except (OSError, ValueError) as e:
-        logging.error("%s", e)
-        return 1
-    return 0
+def run(args: argparse.Namespace) -> None:
+    """Write the data dirs."""
+    prepare_librilight(args.root, args.sets, args.out)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Run the preparation; returns the exit status (1 with one line on bad input)."""
+    return run_cli(get_parser, run, argv, user_errors=(OSError,))
 
 
 if __name__ == "__main__":

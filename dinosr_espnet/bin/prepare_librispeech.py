@@ -6,16 +6,18 @@ Combined sets (`train_960`, `dev`) are made by `utils/combine_data.sh` in `local
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
+from typing import Optional, Sequence
 
+from dinosr_espnet.bin.cli import HelpFormatter, run_cli
 from dinosr_espnet.data.librispeech import LIBRISPEECH_PARTS, prepare_librispeech
 
 
 def get_parser() -> argparse.ArgumentParser:
     """Command-line interface."""
     parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.ArgumentDefaultsHelpFormatter
+        prog="python -m dinosr_espnet.bin.prepare_librispeech", description=__doc__,
+        formatter_class=HelpFormatter,
     )
     parser.add_argument("--root", required=True,
                         help="directory holding LibriSpeech/ (the LIBRISPEECH= of db.sh)")
@@ -25,16 +27,14 @@ def get_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run the preparation; returns the exit status."""
-    args = get_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    try:
-        prepare_librispeech(args.root, args.parts, args.out)
-    except (OSError, ValueError) as e:
-        logging.error("%s", e)
-        return 1
-    return 0
+def run(args: argparse.Namespace) -> None:
+    """Write the data dirs."""
+    prepare_librispeech(args.root, args.parts, args.out)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Run the preparation; returns the exit status (1 with one line on bad input)."""
+    return run_cli(get_parser, run, argv, user_errors=(OSError,))
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ from typing import Optional, Sequence
 
 import torch
 
-from dinosr_espnet.bin.cli import run_cli
+from dinosr_espnet.bin.cli import HelpFormatter, run_cli
 from dinosr_espnet.bin.extract import add_model_arguments, load_model, make_loader
 from dinosr_espnet.eval.extract_io import read_wav_scp
 from dinosr_espnet.eval.probing import (
@@ -38,11 +38,12 @@ logger = logging.getLogger(__name__)
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m dinosr_espnet.bin.probe", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+                                     formatter_class=HelpFormatter)
     add_model_arguments(parser, extraction=False)
     data = parser.add_argument_group("data")
     for split, required in (("train", True), ("dev", True), ("test", False)):
-        data.add_argument(f"--{split}_wav_scp", required=required, type=Path)
+        data.add_argument(f"--{split}_wav_scp", required=required, type=Path,
+                          help=f"{split} utterances (Kaldi wav.scp)")
         data.add_argument(f"--{split}_phones", required=required, type=Path,
                           help="100 Hz frame phone labels, uid<TAB>ph1,ph2,...")
     data.add_argument("--keep_sil", action="store_true",
@@ -51,11 +52,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--out", required=True, type=Path, help="output directory")
     train = parser.add_argument_group("training")
     train.add_argument("--layer_norm", action="store_true", help="layer-normalise each hidden state")
-    train.add_argument("--lr", type=float, default=1e-2)
+    train.add_argument("--lr", type=float, default=1e-2, help="Adam learning rate")
     train.add_argument("--batch_size", type=int, default=32, help="utterances per update")
-    train.add_argument("--max_steps", type=int, default=20000)
+    train.add_argument("--max_steps", type=int, default=20000, help="updates")
     train.add_argument("--eval_steps", type=int, default=1000, help="dev PER every N updates")
-    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--seed", type=int, default=0, help="initialisation and batch order")
     train.add_argument("--cache_features", action="store_true",
                        help="keep every hidden state in memory (float16) after its first use")
     return parser

@@ -18,14 +18,11 @@ import sys
 from pathlib import Path
 from typing import Optional, Sequence
 
+from dinosr_espnet.bin.cli import HelpFormatter, run_cli
 from dinosr_espnet.data.kaldi_dir import read_kaldi_map
 from dinosr_espnet.decode.scoring import METRICS, error_counts, update_results
 
 logger = logging.getLogger("dinosr_espnet.score")
-
-
-class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
-    """Keep the docstring's layout and show every default."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -42,31 +39,28 @@ def build_parser() -> argparse.ArgumentParser:
                         help="`## TITLE` section of RESULTS.md holding the tables (e.g. the "
                         "experiment and LM); default: the part before any `##` heading")
     parser.add_argument("--log_level", default="INFO",
-                        choices=["ERROR", "WARNING", "INFO", "DEBUG"])
+                        choices=["ERROR", "WARNING", "INFO", "DEBUG"], help="logging level")
     return parser
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
-    """Entry point; prints ``set metric% (counts)``, returns 1 with a message on bad input."""
-    args = build_parser().parse_args(argv)
-    logging.basicConfig(level=args.log_level,
-                        format="%(asctime)s (%(module)s:%(lineno)d) %(levelname)s: %(message)s")
+def run(args: argparse.Namespace) -> None:
+    """Score, update RESULTS.md if asked, print ``set: metric% (counts)``."""
     set_name = args.set_name or args.ref.resolve().parent.name
+    refs = read_kaldi_map(args.ref, allow_empty_value=True)
+    hyps = read_kaldi_map(args.hyp, allow_empty_value=True)
     try:
-        refs = read_kaldi_map(args.ref, allow_empty_value=True)
-        hyps = read_kaldi_map(args.hyp, allow_empty_value=True)
-        try:
-            counts = error_counts(refs, hyps, args.metric)
-        except ValueError as e:
-            raise ValueError(f"{args.hyp} vs {args.ref}: {e}") from None
-        if args.results is not None:
-            update_results(args.results, set_name, args.metric, counts, args.title)
-            logger.info(f"updated {args.results}")
-    except (ValueError, FileNotFoundError) as e:
-        logger.error(str(e))
-        return 1
+        counts = error_counts(refs, hyps, args.metric)
+    except ValueError as e:
+        raise ValueError(f"{args.hyp} vs {args.ref}: {e}") from None
+    if args.results is not None:
+        update_results(args.results, set_name, args.metric, counts, args.title)
+        logger.info(f"updated {args.results}")
     print(f"{set_name}: {counts.summary(args.metric)}")
-    return 0
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Entry point; returns 1 with one line on bad input."""
+    return run_cli(build_parser, run, argv)
 
 
 if __name__ == "__main__":

@@ -20,14 +20,11 @@ import sys
 from pathlib import Path
 from typing import Optional, Sequence
 
-from dinosr_espnet.decode.kenlm_build import KenLMNotFoundError, binarize, build_ngram
+from dinosr_espnet.bin.cli import HelpFormatter, run_cli
+from dinosr_espnet.decode.kenlm_build import binarize, build_ngram
 from dinosr_espnet.decode.lexicon import arpa_words, write_lexicon
 
 logger = logging.getLogger("dinosr_espnet.train_lm")
-
-
-class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
-    """Keep the docstring's layout and show every default."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -41,7 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     source.add_argument("--arpa", type=Path,
                         help="use this ARPA LM (plain or .gz) instead of estimating one")
     parser.add_argument("--out", required=True, type=Path, help="output directory")
-    parser.add_argument("--order", type=int, default=4, help="n-gram order (default: 4)")
+    parser.add_argument("--order", type=int, default=4, help="n-gram order")
     parser.add_argument("--strip_ids", action="store_true",
                         help="the text files are Kaldi `text` files: drop the first field")
     parser.add_argument("--limit_vocab", type=Path, default=None,
@@ -55,33 +52,30 @@ def build_parser() -> argparse.ArgumentParser:
                         help="directory with lmplz and build_binary (default: $KENLM_BIN, else "
                         "<repo>/tools/bin, else PATH)")
     parser.add_argument("--log_level", default="INFO",
-                        choices=["ERROR", "WARNING", "INFO", "DEBUG"])
+                        choices=["ERROR", "WARNING", "INFO", "DEBUG"], help="logging level")
     return parser
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
-    """Entry point; returns the exit status (1 with a message when KenLM is missing)."""
-    args = build_parser().parse_args(argv)
-    logging.basicConfig(level=args.log_level,
-                        format="%(asctime)s (%(module)s:%(lineno)d) %(levelname)s: %(message)s")
-    try:
-        if args.text is not None:
-            lm = build_ngram(args.text, args.out, order=args.order, memory=args.memory,
-                             strip_ids=args.strip_ids, limit_vocab=args.limit_vocab,
-                             binary_type=args.binary_type, kenlm_bin=args.kenlm_bin)
-            arpa, binary = lm.arpa, lm.binary
-        else:
-            arpa = args.arpa
-            name = arpa.name.removesuffix(".gz").removesuffix(".arpa")
-            binary = binarize(arpa, args.out / f"{name}.bin", args.binary_type, args.memory,
-                              args.kenlm_bin)
-    except KenLMNotFoundError as e:
-        logger.error(str(e))
-        return 1
+def run(args: argparse.Namespace) -> None:
+    """Build (or binarise) the LM and write its lexicon."""
+    if args.text is not None:
+        lm = build_ngram(args.text, args.out, order=args.order, memory=args.memory,
+                         strip_ids=args.strip_ids, limit_vocab=args.limit_vocab,
+                         binary_type=args.binary_type, kenlm_bin=args.kenlm_bin)
+        arpa, binary = lm.arpa, lm.binary
+    else:
+        arpa = args.arpa
+        name = arpa.name.removesuffix(".gz").removesuffix(".arpa")
+        binary = binarize(arpa, args.out / f"{name}.bin", args.binary_type, args.memory,
+                          args.kenlm_bin)
     lexicon = args.out / "lexicon.txt"
     num_words = write_lexicon(lexicon, arpa_words(arpa))
     logger.info(f"LM {binary} and lexicon {lexicon} ({num_words} words)")
-    return 0
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Entry point; returns the exit status (1 with one line when KenLM or a file is missing)."""
+    return run_cli(build_parser, run, argv)
 
 
 if __name__ == "__main__":

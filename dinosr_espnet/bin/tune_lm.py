@@ -23,6 +23,7 @@ from typing import Optional, Sequence
 
 import yaml
 
+from dinosr_espnet.bin.cli import HelpFormatter, run_cli
 from dinosr_espnet.bin.ctc_decode import add_beam_search_options
 from dinosr_espnet.data.kaldi_dir import read_kaldi_map
 from dinosr_espnet.decode.beam_search import BeamSearchConfig
@@ -32,10 +33,6 @@ from dinosr_espnet.decode.tokens import read_token_list
 from dinosr_espnet.decode.tuning import beam_search_evaluator, best_trial, grid_search, value_range
 
 logger = logging.getLogger("dinosr_espnet.tune_lm")
-
-
-class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
-    """Keep the docstring's layout and show every default."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -57,7 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="YAML with the best options (beam_search:), the dev errors and "
                         "every grid point")
     parser.add_argument("--log_level", default="INFO",
-                        choices=["ERROR", "WARNING", "INFO", "DEBUG"])
+                        choices=["ERROR", "WARNING", "INFO", "DEBUG"], help="logging level")
     return parser
 
 
@@ -96,16 +93,8 @@ def run(args: argparse.Namespace) -> dict:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    """Entry point; returns 1 with a logged message on bad input."""
-    args = build_parser().parse_args(argv)
-    logging.basicConfig(level=args.log_level,
-                        format="%(asctime)s (%(module)s:%(lineno)d) %(levelname)s: %(message)s")
-    try:
-        run(args)
-    except (ValueError, FileNotFoundError) as e:
-        logger.error(str(e))
-        return 1
-    return 0
+    """Entry point; returns 1 with one line on bad input."""
+    return run_cli(build_parser, run, argv)
 
 
 if __name__ == "__main__":

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import sys
 from pathlib import Path
 from typing import Optional, Sequence
 
+from dinosr_espnet.bin.cli import HelpFormatter, run_cli
 from dinosr_espnet.eval.units import joint_counts, quality_from_counts, read_phone_labels, read_units
 
 
@@ -22,7 +22,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m dinosr_espnet.bin.unit_quality",
         description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     parser.add_argument("--units", required=True, type=Path, help="units text file or directory of .npy")
     parser.add_argument("--phones", required=True, type=Path, help="frame phone labels, uid<TAB>ph1,ph2,...")
@@ -41,9 +41,8 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
-    args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+def run(args: argparse.Namespace) -> None:
+    """Count, print and optionally save the unit-quality report."""
     joint = joint_counts(
         read_units(args.units), read_phone_labels(args.phones, strip_stress=args.strip_stress),
         repeat=args.repeat, max_mismatch=args.max_mismatch,
@@ -70,7 +69,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if args.joint:
         args.joint.parent.mkdir(parents=True, exist_ok=True)
         joint.save(args.joint)
-    return 0
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Entry point; returns 1 with one line on bad input."""
+    return run_cli(build_parser, run, argv)
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ import sys
 from pathlib import Path
 from typing import Optional, Sequence
 
-from dinosr_espnet.bin.cli import run_cli
+from dinosr_espnet.bin.cli import HelpFormatter, run_cli
 from dinosr_espnet.bin.extract import add_model_arguments, load_model, make_extractor, make_loader
 from dinosr_espnet.eval.abx.slicing import SLICING_MODES
 from dinosr_espnet.eval.extract_io import read_wav_scp
@@ -44,12 +44,12 @@ def _limit(text: str) -> Optional[int]:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m dinosr_espnet.bin.units_report", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+                                     formatter_class=HelpFormatter)
     add_model_arguments(parser)
-    parser.add_argument("--wav_scp", required=True, type=Path)
+    parser.add_argument("--wav_scp", required=True, type=Path, help="utterances to analyse")
     parser.add_argument("--phones", required=True, type=Path, help="frame phone labels (.phn)")
     parser.add_argument("--item", required=True, type=Path, help="ABX .item file")
-    parser.add_argument("--out_dir", required=True, type=Path)
+    parser.add_argument("--out_dir", required=True, type=Path, help="where the report goes")
     parser.add_argument("--layers", default="all", help="'all' or hidden-state indices, e.g. 5,8,11")
     parser.add_argument("--mfcc_k", type=_ints, default=[100, 256],
                         help="MFCC k-means baseline sizes, comma-separated ('' to skip)")
@@ -63,7 +63,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--strip_stress", action="store_true", help="AH0/AH1 -> AH")
     parser.add_argument("--abx_max_size_group", type=_limit, default=10, help="'none': no subsampling")
     parser.add_argument("--abx_max_x_across", type=_limit, default=5, help="'none': all X speakers")
-    parser.add_argument("--abx_slicing", choices=SLICING_MODES, default="corrected")
+    parser.add_argument("--abx_slicing", choices=SLICING_MODES, default="corrected",
+                        help="legacy: libri-light (drops each token's last frame); corrected: "
+                        "keeps it")
     parser.add_argument("--seed", type=int, default=0, help="ABX subsampling, k-means and t-SNE seed")
     parser.add_argument("--embedding", choices=("tsne", "pca"), default="tsne",
                         help="2-D map of the codewords")

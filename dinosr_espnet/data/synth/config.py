@@ -16,9 +16,10 @@ import yaml
 
 from dinosr_espnet.data.synth.speakers import check_style
 from dinosr_espnet.data.synth.wordlists import load_languages, select_languages
+from dinosr_espnet.package_data import conf_dir
 
 GENERATOR_VERSION = "2"
-CONF_DIR = Path(__file__).resolve().parents[3] / "conf" / "corpus"
+CONF_DIR = conf_dir() / "corpus"
 CORPORA = ("librispeech", "librilight", "babel")
 LIBRISPEECH_SPLITS = (
     "train-clean-100",
