@@ -22,8 +22,10 @@ def main(cmd: Optional[Sequence[str]] = None) -> None:
     """Parse ``cmd`` (default: ``sys.argv``) and run ESPnet training with ``DinoSRTask``."""
     import torch.distributed as dist
 
+    from dinosr_espnet.espnet.config_check import check_training_command
     from dinosr_espnet.espnet.task import DinoSRTask  # imports ESPnet (several seconds)
 
+    check_training_command(DinoSRTask, cmd)
     try:
         DinoSRTask.main(cmd=cmd)
     finally:

@@ -75,6 +75,11 @@ class DinoSRTask(AbsTask):
         )
 
     @classmethod
+    def check_task_options(cls, args: argparse.Namespace) -> None:
+        """Start-up check (``config_check``): ``model_conf`` is a valid ``DinoSRConfig``."""
+        model_config(args)
+
+    @classmethod
     def build_collate_fn(cls, args: argparse.Namespace, train: bool) -> Callable[
         [Collection[tuple[str, dict[str, np.ndarray]]]],
         tuple[list[str], dict[str, torch.Tensor]],
