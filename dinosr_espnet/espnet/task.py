@@ -19,8 +19,7 @@ from espnet2.utils.types import float_or_none, int_or_none, str2bool
 from dinosr_espnet.espnet.collate import DinoSRCollateFn
 from dinosr_espnet.espnet.data_checks import (
     DinoSRPreprocessor,
-    check_min_lengths,
-    speech_length_files,
+    check_speech_lengths,
 )
 from dinosr_espnet.espnet.model import ESPnetDinoSRModel
 from dinosr_espnet.espnet.scheduler import TriStageLR
@@ -76,8 +75,14 @@ class DinoSRTask(AbsTask):
 
     @classmethod
     def check_task_options(cls, args: argparse.Namespace) -> None:
-        """Start-up check (``config_check``): ``model_conf`` is a valid ``DinoSRConfig``."""
+        """Start-up check (``config_check``): ``model_conf`` is a valid ``DinoSRConfig``, and
+        training has the shape files ESPnet's batching needs."""
         model_config(args)
+        for split in ("train", "valid"):
+            if not args.collect_stats and not getattr(args, f"{split}_shape_file"):
+                raise ValueError(
+                    f"no --{split}_shape_file: ESPnet batches by length; give a speech_shape "
+                    f"file ('utt num_samples' lines, e.g. the dump's utt2num_samples)")
 
     @classmethod
     def build_collate_fn(cls, args: argparse.Namespace, train: bool) -> Callable[
@@ -138,5 +143,5 @@ class DinoSRTask(AbsTask):
         shape_files = list(args.train_shape_file) + list(args.valid_shape_file)
         entries = list(args.train_data_path_and_name_and_type or [])
         entries += list(args.valid_data_path_and_name_and_type or [])
-        check_min_lengths(speech_length_files(entries, shape_files), cfg.receptive_field)
+        check_speech_lengths(entries, shape_files, cfg.receptive_field)
         super().main_worker(args)

@@ -14,12 +14,15 @@ from dinosr_espnet.espnet.task import DinoSRTask
 TINY = yaml.safe_load(TINY_CONFIG.read_text())
 FINETUNE = yaml.safe_load((REPO / "conf" / "finetune_tiny.yaml").read_text())
 PRETRAIN_REF = ["--encoder_conf", f"pretrain_config={TINY_CONFIG}"]
+SHAPES = ["--train_shape_file", "speech_shape", "--valid_shape_file", "speech_shape"]
 
 
-def check(tmp_path, task, conf, *extra):
+def check(tmp_path, task, conf, *extra, shapes=True):
+    """Check a pretraining (with shape files unless ``shapes`` is false) or fine-tuning run."""
     path = tmp_path / "conf.yaml"
     path.write_text(yaml.safe_dump(conf))
-    check_training_command(task, ["--config", str(path), *extra])
+    shape_args = SHAPES if shapes and task is DinoSRTask else []
+    check_training_command(task, ["--config", str(path), *shape_args, *extra])
 
 
 def edited(base, key_path, value):
@@ -43,7 +46,7 @@ DELETE = object()
 def test_shipped_configs_pass(name, tmp_path):
     task, extra = (DinoSRTask, []) if name.startswith("pretrain_") else (DinoSRASRTask,
                                                                           PRETRAIN_REF)
-    check_training_command(task, ["--config", str(REPO / "conf" / name), *extra])
+    check_training_command(task, ["--config", str(REPO / "conf" / name), *SHAPES, *extra])
 
 
 @pytest.mark.parametrize("key,value,message", [
@@ -165,3 +168,8 @@ def test_launcher_stops_before_training(tiny_data, tmp_path):
     with pytest.raises(ConfigError, match=r"'optim_conf\.lr' = the string '2e-3'"):
         run_train(train_cmd(tiny_data, tmp_path / "exp", config=bad))
     assert not (tmp_path / "exp").exists()
+
+
+def test_missing_shape_file_is_named(tmp_path):
+    with pytest.raises(ConfigError, match=r"no --train_shape_file: ESPnet batches by length"):
+        check(tmp_path, DinoSRTask, TINY, shapes=False)
