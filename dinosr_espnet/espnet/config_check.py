@@ -84,7 +84,7 @@ _RANGES: dict[str, tuple[float, bool, float, bool]] = {
         "valid_batch_bins", "max_batch_size", "min_batch_size", "num_iters_per_epoch",
         "log_interval", "patience", "fs", "max_sample_size", "category_sample_size",
         "num_cache_chunks", "max_cache_fd", "keep_nbest_models", "fold_length",
-        "health_warn_interval")},
+        "health_interval")},
     "grad_clip": (0, False, math.inf, True),
     "grad_clip_type": (0, False, math.inf, True),
     "chunk_shift_ratio": (0, False, 1, True),

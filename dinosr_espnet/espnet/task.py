@@ -14,13 +14,14 @@ from espnet2.tasks import abs_task
 from espnet2.tasks.abs_task import AbsTask
 from espnet2.train.trainer import Trainer
 from espnet2.utils.nested_dict_action import NestedDictAction
-from espnet2.utils.types import float_or_none, int_or_none, str2bool
+from espnet2.utils.types import int_or_none, str2bool
 
 from dinosr_espnet.espnet.collate import DinoSRCollateFn
 from dinosr_espnet.espnet.data_checks import (
     DinoSRPreprocessor,
     check_speech_lengths,
 )
+from dinosr_espnet.espnet.health import HealthConfig
 from dinosr_espnet.espnet.model import ESPnetDinoSRModel
 from dinosr_espnet.espnet.scheduler import TriStageLR
 from dinosr_espnet.espnet.teacher_step import register_teacher_step
@@ -62,10 +63,25 @@ class DinoSRTask(AbsTask):
             help="Crop every utterance at a random offset to the shortest in the batch (as "
             "released); false pads instead (the model then masks padded frames)",
         )
+        group = parser.add_argument_group(description="Training-health monitor (docs/training_checks.md)")
         group.add_argument(
-            "--collapse_loss_threshold", type=float_or_none, default=0.1,
-            help="Warn 'teacher_collapse' when the training loss falls below this (nats); "
-            "none disables",
+            "--health_active_fraction", type=float, default=0.1,
+            help="Warn 'codebook_collapse' when a codebook uses fewer than this fraction of "
+            "its codewords in a training batch",
+        )
+        group.add_argument(
+            "--health_perplexity_drop", type=float, default=10.0,
+            help="Warn 'codebook_collapse' when a codebook's perplexity falls this many times "
+            "below its peak",
+        )
+        group.add_argument(
+            "--health_interval", type=int, default=100,
+            help="Log a health line at the first and every N-th training batch; repeat a "
+            "lasting alarm every N batches",
+        )
+        group.add_argument(
+            "--health_stop_on_collapse", type=str2bool, default=False,
+            help="End the run with an error at a codebook collapse instead of only warning",
         )
         group = parser.add_argument_group(description="Preprocess related")
         group.add_argument(
@@ -118,9 +134,12 @@ class DinoSRTask(AbsTask):
     def build_model(cls, args: argparse.Namespace) -> ESPnetDinoSRModel:
         cfg = model_config(args)
         args.model_conf = cfg.to_dict()  # config.yaml then records every model setting
-        threshold = args.collapse_loss_threshold
-        return ESPnetDinoSRModel(cfg, collapse_loss_threshold=(
-            float("-inf") if threshold is None else threshold))
+        return ESPnetDinoSRModel(cfg, HealthConfig(
+            active_fraction=args.health_active_fraction,
+            perplexity_drop=args.health_perplexity_drop,
+            interval=args.health_interval,
+            stop_on_collapse=args.health_stop_on_collapse,
+        ))
 
     @classmethod
     def build_optimizers(cls, args: argparse.Namespace, model: torch.nn.Module
