@@ -160,8 +160,6 @@ class _Checker:
             raise self.fail(key, value, f"a list of {self.describe(action)}")
         if isinstance(action.nargs, int) and len(value) != action.nargs:
             raise self.fail(key, value, f"a list of {action.nargs} x {self.describe(action)}")
-        if action.nargs == "+" and not value:
-            raise self.fail(key, value, "a non-empty list")
         for i, item in enumerate(value):
             self.scalar(action, f"{key}[{i}]", item)
 
@@ -171,6 +169,8 @@ class _Checker:
         return _SCALAR_TYPES.get(name, (None, "a string"))[1]
 
     def scalar(self, action: argparse.Action, key: str, value: Any) -> None:
+        if value is None and action.default is None:
+            return  # unset, as ESPnet's own default (its config.yaml writes null)
         name = getattr(action.type, "__name__", None) or "str"
         if name in _SCALAR_TYPES:
             accepts, expected = _SCALAR_TYPES[name]
@@ -188,7 +188,8 @@ class _Checker:
                     converted = action.type(value) if action.type else value
                 except (TypeError, ValueError) as e:
                     raise self.fail(key, value, f"a valid value ({e})") from None
-        if action.choices is not None and converted not in action.choices:
+        if converted is not None and action.choices is not None and (
+                converted not in action.choices):
             shown = ", ".join(str(c) if c is not None else "null" for c in action.choices)
             raise self.fail(key, value, f"one of: {shown}")
 
@@ -375,7 +376,9 @@ def check_training_command(task: type, argv: Optional[Sequence[str]] = None) -> 
     if path is not None:
         checker = _Checker(f"--config {path}")
         for key, value in load_config(path).items():
-            if key not in actions or key == "config":
+            if key == "config":  # ESPnet ignores it (its config.yaml records the source)
+                continue
+            if key not in actions:
                 close = difflib.get_close_matches(str(key), list(actions), n=1)
                 hint = f" (did you mean '{close[0]}'?)" if close else ""
                 raise ConfigError(f"--config {path}: unknown key '{key}'{hint}")

@@ -5,6 +5,7 @@ import copy
 
 import pytest
 import yaml
+from espnet2.utils.yaml_no_alias_safe_dump import yaml_no_alias_safe_dump
 
 from pretrain_launch import REPO, TINY_CONFIG, run_train, train_cmd
 from dinosr_espnet.espnet.asr_task import DinoSRASRTask
@@ -173,3 +174,20 @@ def test_launcher_stops_before_training(tiny_data, tmp_path):
 def test_missing_shape_file_is_named(tmp_path):
     with pytest.raises(ConfigError, match=r"no --train_shape_file: ESPnet batches by length"):
         check(tmp_path, DinoSRTask, TINY, shapes=False)
+
+
+@pytest.mark.parametrize("task", [DinoSRTask, DinoSRASRTask], ids=["pretrain", "finetune"])
+def test_every_espnet_default_passes(task, tmp_path):
+    """All of ESPnet's options at their own default values, written as ESPnet writes
+    config.yaml (null, [], nested dicts): no false alarm on any key."""
+    parser = task.get_parser()
+    defaults = vars(parser.parse_args([]))
+    options = {a.dest for a in parser._actions}
+    conf = {k: v for k, v in defaults.items() if k in options and k != "help"}
+    conf.update(config="ignored.yaml", **SHAPE_CONF)
+    path = tmp_path / "all.yaml"
+    path.write_text(yaml_no_alias_safe_dump(conf))  # as ESPnet writes config.yaml
+    check_training_command(task, ["--config", str(path)])
+
+
+SHAPE_CONF = {"train_shape_file": ["speech_shape"], "valid_shape_file": ["speech_shape"]}
