@@ -157,9 +157,10 @@ class _Checker:
             self.scalar(action, key, value)
             return
         if not isinstance(value, (list, tuple)):
-            raise self.fail(key, value, f"a list of {self.describe(action)}")
+            raise self.fail(key, value, f"a list, each item {self.describe(action)}")
         if isinstance(action.nargs, int) and len(value) != action.nargs:
-            raise self.fail(key, value, f"a list of {action.nargs} x {self.describe(action)}")
+            raise self.fail(key, value, f"a list of {action.nargs} items, each "
+                                        f"{self.describe(action)}")
         for i, item in enumerate(value):
             self.scalar(action, f"{key}[{i}]", item)
 
@@ -178,7 +179,7 @@ class _Checker:
                 raise self.fail(key, value, expected)
             converted = value
         else:  # ESPnet's lambdas (case-folding of choices) and unknown types take strings
-            nullable = action.default is None or (action.choices and None in action.choices)
+            nullable = action.choices is not None and None in action.choices
             if value is None and nullable:
                 converted = None
             elif not isinstance(value, str):

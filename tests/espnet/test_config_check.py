@@ -66,8 +66,10 @@ def test_shipped_configs_pass(name, tmp_path):
     ("batch_type", "numels", r"'batch_type'.*expected one of: unsorted, sorted"),
     ("best_model_criterion", ["valid", "loss", "min"],
      r"'best_model_criterion\[0\]' = the string 'valid': expected a list of 3 strings"),
-    ("keep_nbest_models", "1", r"'keep_nbest_models' = the string '1'.*expected a list of an int"),
+    ("keep_nbest_models", "1", r"'keep_nbest_models' = the string '1'.*expected a list, each item an int"),
     ("optim_conf", 0.1, r"'optim_conf' = 0\.1 \(float\): expected a mapping"),
+    ("val_scheduler_criterion", ["valid"], r"'val_scheduler_criterion' = \['valid'\] \(list\): "
+                                           r"expected a list of 2 items, each a string"),
     # ranges
     ("max_epoch", 0, r"'max_epoch' = 0 \(int\): expected a number >= 1"),
     ("accum_grad", -2, r"'accum_grad' = -2 \(int\): expected a number >= 1"),
