@@ -5,7 +5,9 @@ to one codeword, the loss drops towards 0 and the run looks fine (spec §5). The
 the statistics the model already computes for each training batch (codewords used, assignment
 perplexity, accuracy and loss per codebook: no extra passes over the data) and
 
-* logs a health line at the first batch and every ``interval`` training batches;
+* logs a health line at the first batch and every ``interval`` training batches, and writes
+  the same values to tensorboard (``tensorboard_dir``, tags ``health/*``, step = update),
+  whatever ESPnet's ``log_interval``;
 * warns ``codebook_collapse`` when a codebook uses fewer than ``active_fraction`` of its
   codewords in a batch or its perplexity falls ``perplexity_drop`` times below its peak;
 * warns ``nonfinite_loss`` when the loss is NaN or infinite;
@@ -62,9 +64,12 @@ class BatchHealth:
 class HealthMonitor:
     """Watches the batches of one training run (``observe`` once per training forward)."""
 
-    def __init__(self, codebook_size: int, config: HealthConfig = HealthConfig()) -> None:
+    def __init__(self, codebook_size: int, config: HealthConfig = HealthConfig(),
+                 tensorboard_dir: Optional[str] = None) -> None:
         self.codebook_size = codebook_size
         self.config = config
+        self.tensorboard_dir = tensorboard_dir
+        self._writer = None
         self.peaks: list[float] = []
         self.batches = 0
         self._last_line: Optional[int] = None
@@ -80,7 +85,8 @@ class HealthMonitor:
         for k, ppl in enumerate(batch.perplexity):
             if math.isfinite(ppl):
                 self.peaks[k] = max(self.peaks[k], ppl)
-        if self._last_line is None or self.batches - self._last_line >= self.config.interval:
+        report = self._last_line is None or self.batches - self._last_line >= self.config.interval
+        if report:
             self._last_line = self.batches
             logger.info(f"health at update {update}: {self.summary(batch)}")
         collapsed = self.collapsed_codebooks(batch)
@@ -88,6 +94,8 @@ class HealthMonitor:
                                lambda: self._collapse_text(collapsed, batch))
         nonfinite = self._alarm("nonfinite_loss", update, not math.isfinite(batch.loss),
                                 lambda: f"training loss is {batch.loss} ({NONFINITE_CAUSE})")
+        if report or collapse or nonfinite:
+            self._write(update, batch, collapse, nonfinite)
         if collapse and self.config.stop_on_collapse:
             raise TrainingCollapsed(
                 f"codebook collapse at update {update}: {self._collapse_text(collapsed, batch)}; "
@@ -95,10 +103,12 @@ class HealthMonitor:
         return {"health_collapse": float(collapse), "health_nonfinite": float(nonfinite)}
 
     def collapsed_codebooks(self, batch: BatchHealth) -> list[int]:
-        """Codebooks below the usage or perplexity threshold in this batch."""
+        """Codebooks below the usage or perplexity threshold in this batch (a batch without
+        masked frames, 0 codewords used, says nothing)."""
         low_usage = self.config.active_fraction * self.codebook_size
         return [k for k, (active, ppl) in enumerate(zip(batch.active, batch.perplexity))
-                if active < low_usage or ppl < self.peaks[k] / self.config.perplexity_drop]
+                if active > 0 and (active < low_usage
+                                   or ppl < self.peaks[k] / self.config.perplexity_drop)]
 
     def summary(self, batch: BatchHealth) -> str:
         v = self.codebook_size
@@ -115,6 +125,22 @@ class HealthMonitor:
         limits = (f"alarm below {self.config.active_fraction:.0%} of the codewords or "
                   f"{self.config.perplexity_drop:g}x below the peak perplexity")
         return f"{'; '.join(parts)} ({limits}): {COLLAPSE_CAUSE}"
+
+    def _write(self, update: int, batch: BatchHealth, collapse: bool, nonfinite: bool) -> None:
+        """The batch's values as tensorboard scalars ``health/*`` (when a directory is set)."""
+        if self.tensorboard_dir is None:
+            return
+        if self._writer is None:
+            from torch.utils.tensorboard import SummaryWriter
+
+            self._writer = SummaryWriter(self.tensorboard_dir)
+        values = {"loss": batch.loss, "collapse": float(collapse), "nonfinite": float(nonfinite)}
+        for k, (acc, active, ppl) in enumerate(zip(batch.accuracy, batch.active,
+                                                   batch.perplexity)):
+            values.update({f"acc_{k}": acc, f"active_cb{k}": active, f"ppl_cb{k}": ppl})
+        for tag, value in values.items():
+            self._writer.add_scalar(f"health/{tag}", value, update)
+        self._writer.flush()
 
     def _alarm(self, name: str, update: int, active: bool, text) -> bool:
         """Warn when ``active`` starts and every ``interval`` batches while it lasts."""

@@ -8,6 +8,8 @@ then the global mean over masked frames (Eq. 4, spec §2). The teacher is *not* 
 """
 from __future__ import annotations
 
+from typing import Optional
+
 import torch
 from espnet2.torch_utils.device_funcs import force_gatherable
 from espnet2.train.abs_espnet_model import AbsESPnetModel
@@ -24,12 +26,15 @@ class ESPnetDinoSRModel(AbsESPnetModel):
         cfg: the model configuration (``model_conf`` in the YAML).
         health: thresholds of the training-health monitor (``health.py``), which checks every
             training batch from the first update on.
+        health_tensorboard_dir: where the monitor writes its ``health/*`` scalars (created at
+            the first training batch; None: log only).
     """
 
-    def __init__(self, cfg: DinoSRConfig, health: HealthConfig = HealthConfig()) -> None:
+    def __init__(self, cfg: DinoSRConfig, health: HealthConfig = HealthConfig(),
+                 health_tensorboard_dir: Optional[str] = None) -> None:
         super().__init__()
         self.dinosr = DinoSR(cfg)
-        self.health = HealthMonitor(cfg.codebook_size, health)
+        self.health = HealthMonitor(cfg.codebook_size, health, health_tensorboard_dir)
 
     def forward(self, speech: torch.Tensor, speech_lengths: torch.Tensor, **kwargs
                 ) -> tuple[torch.Tensor, dict[str, torch.Tensor], torch.Tensor]:

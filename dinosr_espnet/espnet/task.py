@@ -8,8 +8,11 @@ from __future__ import annotations
 import argparse
 from typing import Callable, Collection, Optional
 
+from pathlib import Path
+
 import numpy as np
 import torch
+import torch.distributed as dist
 from espnet2.tasks import abs_task
 from espnet2.tasks.abs_task import AbsTask
 from espnet2.train.trainer import Trainer
@@ -134,12 +137,17 @@ class DinoSRTask(AbsTask):
     def build_model(cls, args: argparse.Namespace) -> ESPnetDinoSRModel:
         cfg = model_config(args)
         args.model_conf = cfg.to_dict()  # config.yaml then records every model setting
-        return ESPnetDinoSRModel(cfg, HealthConfig(
+        health = HealthConfig(
             active_fraction=args.health_active_fraction,
             perplexity_drop=args.health_perplexity_drop,
             interval=args.health_interval,
             stop_on_collapse=args.health_stop_on_collapse,
-        ))
+        )
+        tensorboard = None
+        first_rank = not (dist.is_available() and dist.is_initialized()) or dist.get_rank() == 0
+        if getattr(args, "use_tensorboard", False) and args.output_dir and first_rank:
+            tensorboard = str(Path(args.output_dir) / "tensorboard" / "health")
+        return ESPnetDinoSRModel(cfg, health, tensorboard)
 
     @classmethod
     def build_optimizers(cls, args: argparse.Namespace, model: torch.nn.Module

@@ -102,5 +102,8 @@ def test_stop_on_collapse_raises_a_one_line_error():
 
 
 def test_stop_on_collapse_leaves_healthy_runs_alone():
+    """Including a batch without masked frames (no codeword used, perplexity 1)."""
     monitor = HealthMonitor(V, HealthConfig(stop_on_collapse=True))
-    run(monitor, [healthy(ppl=p) for p in (12.0, 8.0, 5.0, 9.0)])
+    flags = run(monitor, [healthy(ppl=p) for p in (12.0, 8.0, 5.0, 9.0)] + [
+        BatchHealth(loss=0.0, accuracy=[0.0, 0.0], active=[0.0, 0.0], perplexity=[1.0, 1.0])])
+    assert all(f["health_collapse"] == 0.0 for f in flags)

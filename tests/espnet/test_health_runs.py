@@ -12,11 +12,12 @@ from dinosr_espnet.espnet.health import TrainingCollapsed
 HEALTH_LOGGER = "dinosr_espnet.espnet.health"
 
 
-def scalars(exp, tag: str) -> list[tuple[int, float]]:
-    """(step, value) of a tensorboard scalar written by ESPnet's trainer (per iteration)."""
+def scalars(exp, tag: str, run: str = "train") -> list[tuple[int, float]]:
+    """(step, value) of a tensorboard scalar: ESPnet's trainer writes ``train`` (per
+    ``log_interval`` iterations), the health monitor ``health`` (per update)."""
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-    events = EventAccumulator(str(exp / "tensorboard" / "train"))
+    events = EventAccumulator(str(exp / "tensorboard" / run))
     events.Reload()
     return [(e.step, e.value) for e in events.Scalars(tag)]
 
@@ -43,6 +44,9 @@ def test_absurd_learning_rate_raises_the_collapse_alarm_early(tiny_data, tmp_pat
     for tag in ("active_cb0", "active_cb1", "ppl_cb0", "ppl_cb1", "acc_0", "acc_1", "loss"):
         assert scalars(exp, tag)[0][0] == 1, tag  # from the first update on
     assert scalars(exp, "active_cb0")[0][1] >= 10 and scalars(exp, "ppl_cb0")[-1][1] < 1.01
+    collapse = scalars(exp, "health/collapse", "health")
+    assert collapse[0] == (1, 0.0) and (3, 1.0) in collapse
+    assert scalars(exp, "health/active_cb1", "health")[-1][1] == 1.0
 
 
 def test_stop_on_collapse_ends_the_run(tiny_data, tmp_path):
@@ -67,7 +71,11 @@ def test_healthy_and_decay0_runs_raise_no_alarm(run, epochs, tiny_data, tmp_path
     exp = tmp_path / "exp"
     with caplog.at_level(logging.INFO, logger=HEALTH_LOGGER):
         run_train(train_cmd(tiny_data, exp, *RUNS[run], "--max_epoch", str(epochs),
-                            "--use_tensorboard", "true", "--health_stop_on_collapse", "true"))
+                            "--use_tensorboard", "true", "--health_stop_on_collapse", "true",
+                            "--log_interval", "50", "--health_interval", "4"))
     assert health_warnings(caplog) == []
-    flags = scalars(exp, "health_collapse") + scalars(exp, "health_nonfinite")
-    assert len(flags) >= 2 * 4 * epochs and all(v == 0.0 for _, v in flags)
+    flags = scalars(exp, "health/collapse", "health") + scalars(exp, "health/nonfinite", "health")
+    assert all(v == 0.0 for _, v in flags)
+    # the monitor's tensorboard starts at update 1 although ESPnet logs every 50 iterations
+    steps = [step for step, _ in scalars(exp, "health/ppl_cb0", "health")]
+    assert steps == list(range(1, 4 * epochs + 1, 4))
