@@ -66,7 +66,8 @@ class DinoSRTask(AbsTask):
             help="Crop every utterance at a random offset to the shortest in the batch (as "
             "released); false pads instead (the model then masks padded frames)",
         )
-        group = parser.add_argument_group(description="Training-health monitor (docs/training_checks.md)")
+        group = parser.add_argument_group(
+            description="Training-health monitor (docs/training_checks.md)")
         group.add_argument(
             "--health_active_fraction", type=float, default=0.1,
             help="Warn 'codebook_collapse' when a codebook uses fewer than this fraction of "
