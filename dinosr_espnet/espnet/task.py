@@ -6,9 +6,8 @@ this module registers the ``tristage`` LR scheduler in ESPnet's scheduler choice
 from __future__ import annotations
 
 import argparse
-from typing import Callable, Collection, Optional
-
 from pathlib import Path
+from typing import Callable, Collection, Optional
 
 import numpy as np
 import torch
@@ -20,10 +19,7 @@ from espnet2.utils.nested_dict_action import NestedDictAction
 from espnet2.utils.types import int_or_none, str2bool
 
 from dinosr_espnet.espnet.collate import DinoSRCollateFn
-from dinosr_espnet.espnet.data_checks import (
-    DinoSRPreprocessor,
-    check_speech_lengths,
-)
+from dinosr_espnet.espnet.data_checks import DinoSRPreprocessor, check_speech_lengths
 from dinosr_espnet.espnet.health import HealthConfig
 from dinosr_espnet.espnet.model import ESPnetDinoSRModel
 from dinosr_espnet.espnet.scheduler import TriStageLR
