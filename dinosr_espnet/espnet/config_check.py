@@ -108,6 +108,15 @@ _NESTED_RANGES: dict[str, tuple[float, bool, float, bool]] = {
     "scheduler_conf.phase_ratio": (0, True, 1, True),
     "scheduler_conf.init_lr_scale": (0, False, 1, True),
     "scheduler_conf.final_lr_scale": (0, False, 1, True),
+    **{f"encoder_conf.{k}": (0, True, 1, True) for k in ("mask_prob", "mask_channel_prob")},
+    **{f"encoder_conf.{k}": (0, True, 1, False) for k in (
+        "dropout", "attention_dropout", "activation_dropout", "dropout_input", "layerdrop",
+        "dropout_rate")},
+    **{f"encoder_conf.{k}": (0, True, math.inf, False) for k in (
+        "freeze_encoder_updates", "mask_min_spans", "mask_channel_min_spans")},
+    **{f"encoder_conf.{k}": (1, True, math.inf, False) for k in (
+        "mask_length", "mask_channel_length")},
+    "ctc_conf.dropout_rate": (0, True, 1, False),
 }
 
 

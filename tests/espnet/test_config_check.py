@@ -128,6 +128,10 @@ def test_command_line_values_are_checked_too(tmp_path):
                                        r"expected a number$"),
     ("encoder_conf.freeze_encoder_updates", 10.5, r"'encoder_conf\.freeze_encoder_updates' = "
                                                   r"10\.5 \(float\): expected an int"),
+    ("encoder_conf.mask_prob", 1.5, r"'encoder_conf\.mask_prob' = 1\.5 \(float\): expected a "
+                                    r"number in \[0, 1\]"),
+    ("encoder_conf.layerdrop", 1.0, r"'encoder_conf\.layerdrop' = 1\.0 .*in \[0, 1\)"),
+    ("encoder_conf.mask_channel_length", 0, r"'encoder_conf\.mask_channel_length' = 0 .*>= 1"),
     ("encoder_conf.mask_porb", 0.5, r"unknown key 'encoder_conf\.mask_porb' for .*DinoSREncoder "
                                     r"\(did you mean 'mask_prob'\?"),
     ("ctc_conf.zero_infinity", "true", r"'ctc_conf\.zero_infinity' = the string 'true': "
