@@ -31,8 +31,10 @@ from dinosr_espnet.bin.cli import run_guarded
 
 def main(cmd: Optional[Sequence[str]] = None) -> None:
     """Parse ``cmd`` (default: ``sys.argv``) and run ESPnet ASR training with DinoSR."""
+    from dinosr_espnet.espnet.config_check import check_training_command
     from dinosr_espnet.espnet.asr_task import DinoSRASRTask  # imports ESPnet (seconds)
 
+    check_training_command(DinoSRASRTask, cmd)
     DinoSRASRTask.main(cmd=cmd)
 
 

@@ -3,8 +3,8 @@
 Takes every ESPnet training option (``--config``, ``--train_data_path_and_name_and_type``,
 ``--valid_data_path_and_name_and_type``, ``--output_dir``, ``--resume``, ``--ngpu``,
 ``--multiprocessing_distributed``, ``--accum_grad``, ``--seed``, ...) plus the DinoSR task
-options (``--model_conf``, ``--fs``, ``--max_sample_size``, ``--crop_to_shortest``,
-``--collapse_loss_threshold``). Run with ``--help`` for the full list.
+options (``--model_conf``, ``--fs``, ``--max_sample_size``, ``--crop_to_shortest``, the
+health monitor's ``--health_*``). Run with ``--help`` for the full list.
 
 Example (tiny model on CPU)::
 
@@ -25,8 +25,10 @@ def main(cmd: Optional[Sequence[str]] = None) -> None:
     """Parse ``cmd`` (default: ``sys.argv``) and run ESPnet training with ``DinoSRTask``."""
     import torch.distributed as dist
 
+    from dinosr_espnet.espnet.config_check import check_training_command
     from dinosr_espnet.espnet.task import DinoSRTask  # imports ESPnet (several seconds)
 
+    check_training_command(DinoSRTask, cmd)
     try:
         DinoSRTask.main(cmd=cmd)
     finally:

@@ -3,8 +3,9 @@
 Reads wav.scp (+segments; paths, `cmd |` pipes or ark offsets), converts to mono (multi-channel
 input is an error unless --mix_channels), resamples other rates to --fs (counted in
 log/dump.log), filters by duration and writes data/*.flac|wav (or arks), wav.scp,
-utt2num_samples and the restricted text/utt2spk/spk2utt. Skipped utterances are listed with their
-reason in log/skipped. A rerun with unchanged inputs and options does nothing.
+utt2num_samples and the restricted text/utt2spk/spk2utt. Utterances with NaN/inf samples are
+skipped. Skipped utterances are listed with their reason in log/skipped. A rerun with unchanged
+inputs and options does nothing.
 """
 
 from __future__ import annotations
@@ -39,8 +40,8 @@ def get_parser() -> argparse.ArgumentParser:
     parser.add_argument("--mix_channels", action="store_true",
                         help="average multi-channel input to mono instead of stopping")
     parser.add_argument("--on_error", default="skip", choices=("skip", "fail"),
-                        help="unreadable/missing/empty audio: skip it (listed in log/skipped) "
-                        "or stop")
+                        help="unreadable/missing/empty audio or NaN/inf samples: skip the "
+                        "utterance (listed in log/skipped) or stop")
     parser.add_argument("--chunk_size", type=int, default=200,
                         help="utterances per task (and per ark); changes ark file names only")
     return parser

@@ -107,6 +107,27 @@ def resample(samples: np.ndarray, rate: int, target: int) -> np.ndarray:
     return soxr.resample(samples, rate, target, quality="HQ")
 
 
+def nonfinite_counts(samples: np.ndarray) -> dict[str, int]:
+    """Numbers of NaN, +inf and -inf samples (only the non-zero ones; empty when all finite)."""
+    if np.isfinite(samples).all():
+        return {}
+    counts = {"NaN": int(np.isnan(samples).sum()), "+inf": int(np.isposinf(samples).sum()),
+              "-inf": int(np.isneginf(samples).sum())}
+    return {k: n for k, n in counts.items() if n}
+
+
+def check_finite(samples: np.ndarray, where: str) -> None:
+    """Raise AudioError `non-finite samples` (counts and ``where``) unless all are finite.
+
+    Float WAV/FLAC can hold NaN and inf; quantising them would silently write 0 (NaN) or
+    full scale (inf), and resampling spreads one NaN over the whole output.
+    """
+    counts = nonfinite_counts(samples)
+    if counts:
+        parts = ", ".join(f"{n} {kind}" for kind, n in counts.items())
+        raise AudioError("non-finite samples", f"{parts} {where}")
+
+
 def to_int16(samples: np.ndarray) -> tuple[np.ndarray, int]:
     """Quantise [-1, 1) floats to int16; returns the array and the number of clipped samples.
 

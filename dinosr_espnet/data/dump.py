@@ -2,7 +2,9 @@
 
 Outputs: `data/<utt>.flac|wav` (or `data/data.NNNNNN.ark`), `wav.scp`, `utt2num_samples`,
 `text`/`utt2spk`/`spk2utt` restricted to the dumped utterances, `log/dump.log` (counts) and
-`log/skipped` (every utterance left out, with its reason). A stamp (`.done`) holds a hash of the
+`log/skipped` (every utterance left out, with its reason). Utterances with NaN or infinite
+samples are skipped (reason `non-finite samples`, counted by kind). Every output file is
+written atomically (temporary file, fsync, rename). A stamp (`.done`) holds a hash of the
 inputs and options; a rerun with the same inputs is skipped, anything else redoes the dump.
 """
 
@@ -19,6 +21,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from dinosr_espnet.data.atomic import atomic_write_text, fsync_dir
 from dinosr_espnet.data.dump_worker import DumpOptions, Recording, TaskResult, run_task
 from dinosr_espnet.data.kaldi_dir import (
     c_sort_key,
@@ -124,6 +127,7 @@ def _write_outputs(
 ) -> dict:
     wav_scp, num_samples, skipped = {}, {}, {}
     rates: dict[int, int] = {}
+    nonfinite: dict[str, int] = {}
     mixed = clipped = 0
     for r in results:
         wav_scp.update(r.wav_scp)
@@ -131,6 +135,8 @@ def _write_outputs(
         skipped.update({u: " ".join(f"{why}: {detail}".split()) for u, why, detail in r.skipped})
         for rate, n in r.source_rates.items():
             rates[rate] = rates.get(rate, 0) + n
+        for kind, n in r.nonfinite.items():
+            nonfinite[kind] = nonfinite.get(kind, 0) + n
         mixed += r.mixed
         clipped += r.clipped
     write_kaldi_map(dst / "log" / "skipped", skipped)
@@ -155,6 +161,7 @@ def _write_outputs(
         "source_rates": rates,
         "mixed_to_mono": mixed,
         "clipped_samples": clipped,
+        "nonfinite_samples": nonfinite,
     }
 
 
@@ -178,14 +185,15 @@ def dump_data_dir(
     (dst_path / "data").mkdir(parents=True)
     tasks = chunk_recordings(recordings, chunk_size)
     results = _run_tasks(tasks, dst, opts, nj, len(utt2spk))
+    fsync_dir(dst_path / "data")  # the renames of the audio files, before the stamp
     stats = _write_outputs(src_path, dst_path, results, utt2spk, opts.fs)
     lines = _summary_lines(src, dst, opts, stats)
     for line in lines:
-        warn = line.startswith(("skipped", "clipped"))
+        warn = line.startswith(("skipped", "clipped", "non-finite"))
         logger.log(logging.WARNING if warn else logging.INFO, line)
     report = "".join(f"{line}\n" for line in lines)
-    (dst_path / "log" / "dump.log").write_text(report, encoding="utf-8")
-    (dst_path / ".done").write_text(signature + "\n")
+    atomic_write_text(dst_path / "log" / "dump.log", report)
+    atomic_write_text(dst_path / ".done", signature + "\n")
     return stats
 
 
@@ -202,6 +210,10 @@ def _summary_lines(src, dst, opts: DumpOptions, stats: dict) -> list[str]:
         lines.append(f"averaged multi-channel input to mono: {stats['mixed_to_mono']} utterances")
     if stats["clipped_samples"]:
         lines.append(f"clipped {stats['clipped_samples']} samples while converting to 16 bit")
+    if stats["nonfinite_samples"]:
+        parts = ", ".join(f"{n} {k}" for k, n in stats["nonfinite_samples"].items())
+        num = stats["skipped"].get("non-finite samples", 0)
+        lines.append(f"non-finite samples ({parts}) in {num} utterances: skipped them")
     if stats["skipped"]:
         counts = ", ".join(f"{k}: {v}" for k, v in sorted(stats["skipped"].items()))
         where = os.path.join(dst, "log", "skipped")

@@ -13,7 +13,16 @@ from dataclasses import dataclass, field
 import numpy as np
 import soundfile
 
-from dinosr_espnet.data.audio import AudioError, read_audio, resample, to_int16, to_mono
+from dinosr_espnet.data.atomic import temporary_path
+from dinosr_espnet.data.audio import (
+    AudioError,
+    check_finite,
+    nonfinite_counts,
+    read_audio,
+    resample,
+    to_int16,
+    to_mono,
+)
 
 # A segment may end this far past the end of its recording (rounding in the timestamps);
 # further is an error for that utterance.
@@ -51,6 +60,7 @@ class TaskResult:
     source_rates: dict[int, int] = field(default_factory=dict)
     mixed: int = 0
     clipped: int = 0
+    nonfinite: dict[str, int] = field(default_factory=dict)
 
 
 def _cut(samples: np.ndarray, rate: int, start: float, end: float) -> np.ndarray:
@@ -65,9 +75,17 @@ def _cut(samples: np.ndarray, rate: int, start: float, end: float) -> np.ndarray
 
 
 def _write(path: str, audio: np.ndarray, opts: DumpOptions) -> None:
-    tmp = f"{path}.tmp"
-    soundfile.write(tmp, audio, opts.fs, format=opts.audio_format.upper(), subtype="PCM_16")
-    os.replace(tmp, path)
+    with temporary_path(path, sync_dir=False) as tmp:  # dump_data_dir syncs data/ once
+        soundfile.write(tmp, audio, opts.fs, format=opts.audio_format.upper(), subtype="PCM_16")
+
+
+def _convert(piece: np.ndarray, rate: int, opts: DumpOptions, where: str
+             ) -> tuple[np.ndarray, int]:
+    """Finite check (before and after resampling), resampling, int16 quantisation."""
+    check_finite(piece, where)
+    resampled = resample(piece, rate, opts.fs)
+    check_finite(resampled, f"after resampling {where} from {rate} Hz")
+    return to_int16(resampled)
 
 
 def run_task(
@@ -94,12 +112,15 @@ def run_task(
         for utt, start, end in rec.utts:
             try:
                 piece = _cut(mono, rate, start, end)
+                audio, clipped = _convert(piece, rate, opts, f"in {rec.entry}")
             except AudioError as e:
                 if opts.on_error == "fail":
                     raise AudioError(e.reason, f"utterance {utt}: {e.detail}") from None
                 result.skipped.append((utt, e.reason, e.detail))
+                if e.reason == "non-finite samples":
+                    for kind, n in nonfinite_counts(piece).items():
+                        result.nonfinite[kind] = result.nonfinite.get(kind, 0) + n
                 continue
-            audio, clipped = to_int16(resample(piece, rate, opts.fs))
             seconds = len(audio) / opts.fs
             if len(audio) == 0:
                 result.skipped.append((utt, "empty audio", f"{start:.3f}-{end:.3f} s of {rec.key}"))
@@ -120,8 +141,10 @@ def run_task(
                 result.wav_scp[utt] = path
     if ark_entries:
         scp = f"{ark}.scp"
-        kaldiio.save_ark(ark, ark_entries, scp=scp)
+        with temporary_path(ark) as tmp:
+            kaldiio.save_ark(tmp, ark_entries, scp=scp)
         with open(scp, encoding="utf-8") as f:
-            result.wav_scp.update(line.rstrip("\n").split(" ", 1) for line in f)
+            entries = (line.rstrip("\n").split(" ", 1) for line in f)
+            result.wav_scp.update((utt, value.replace(tmp, ark, 1)) for utt, value in entries)
         os.remove(scp)
     return result

@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from dinosr_espnet.data.atomic import atomic_open
+
 
 def c_sort_key(key: str) -> bytes:
     """Sort key equal to `LC_ALL=C sort`: compare the UTF-8 bytes."""
@@ -45,14 +47,12 @@ def read_kaldi_map(path: str | os.PathLike, allow_empty_value: bool = False) -> 
 
 
 def write_kaldi_map(path: str | os.PathLike, mapping: Mapping[str, str]) -> None:
-    """Write `key value` lines sorted in C order, atomically (temp file + rename)."""
+    """Write `key value` lines sorted in C order, atomically (temp file, fsync, rename)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8", newline="\n") as f:
+    with atomic_open(path, "w", encoding="utf-8", newline="\n") as f:
         for key in sorted(mapping, key=c_sort_key):
             f.write(f"{key} {mapping[key]}\n")
-    os.replace(tmp, path)
 
 
 def spk2utt_from_utt2spk(utt2spk: Mapping[str, str]) -> dict[str, str]:

@@ -63,6 +63,17 @@ class DinoSRASRTask(ASRTask):
                            help="Required sample rate of the audio in Hz (encoder: dinosr)")
 
     @classmethod
+    def check_task_options(cls, args: argparse.Namespace) -> None:
+        """Start-up check (``config_check``): with ``encoder: dinosr``, a valid DinoSR
+        configuration and the raw-waveform set-up."""
+        if getattr(args, "encoder", None) == "dinosr":
+            try:
+                DinoSRConfig.from_dict(dinosr_conf(args.encoder_conf))
+            except ValueError as e:
+                raise ValueError(f"encoder_conf: {e}") from None
+            _check_raw_waveform_setup(args)
+
+    @classmethod
     def build_preprocess_fn(cls, args: argparse.Namespace, train: bool
                             ) -> Optional[PreprocessFn]:
         """ESPnet's ASR preprocessing, preceded by per-utterance input checks for DinoSR."""

@@ -1,7 +1,8 @@
 """Input checks for DinoSR pretraining data: sample rate and minimum length.
 
-Two layers: ``check_min_lengths`` runs once at start-up on ``utt2num_samples`` / ESPnet shape
-files and fails before any training with the first too-short utterance; ``DinoSRPreprocessor``
+Two layers: ``check_speech_lengths`` runs once at start-up on ``utt2num_samples`` / ESPnet shape
+files (or, for an undumped data dir, the audio headers) and fails before any training with the
+first too-short or unreadable utterance; ``DinoSRPreprocessor``
 (ESPnet's per-utterance ``preprocess_fn``) checks each loaded utterance's sample rate and
 length, naming the utterance, so nothing reaches the model that it cannot turn into frames.
 """
@@ -35,20 +36,64 @@ def check_min_lengths(length_files: Sequence[Path], receptive_field: int) -> Non
     """Fail if any utterance listed in ``length_files`` is shorter than the CNN's receptive
     field, naming the first such utterance and how many there are."""
     for path in length_files:
-        first, num_short = None, 0
-        for uid, n, line_no in read_lengths(path):
-            if n < receptive_field:
-                num_short += 1
-                if first is None:
-                    first = (uid, n, line_no)
-        if first is not None:
-            uid, n, line_no = first
-            raise ValueError(
-                f"utterance '{uid}' ({path}:{line_no}) has {n} samples, fewer than the CNN "
-                f"receptive field ({receptive_field}); {num_short} utterance(s) in {path} are "
-                f"too short: remove them from the data directory (the release drops < 2 s)"
-            )
-        logger.info(f"Length check passed: {path} (receptive field {receptive_field} samples)")
+        _check_short(path, read_lengths(path), receptive_field)
+
+
+def _check_short(path: Path, lengths: Iterable[tuple[str, int, int]],
+                 receptive_field: int) -> None:
+    first, num_short = None, 0
+    for uid, n, line_no in lengths:
+        if n < receptive_field:
+            num_short += 1
+            if first is None:
+                first = (uid, n, line_no)
+    if first is not None:
+        uid, n, line_no = first
+        raise ValueError(
+            f"utterance '{uid}' ({path}:{line_no}) has {n} samples, fewer than the CNN "
+            f"receptive field ({receptive_field}); {num_short} utterance(s) in {path} are "
+            f"too short: remove them from the data directory (the release drops < 2 s)"
+        )
+    logger.info(f"Length check passed: {path} (receptive field {receptive_field} samples)")
+
+
+def scp_header_lengths(scp: Path) -> Iterable[tuple[str, int, int]]:
+    """Yield ``(uid, num_samples, line_no)`` from the audio headers of a ``sound`` scp.
+
+    For data dirs without ``utt2num_samples`` (not dumped): a missing or unreadable file is a
+    ``ValueError`` naming the utterance; pipe (``cmd |``) and ark entries are left to the
+    per-utterance check, as their length is only known after decoding.
+    """
+    with open(scp, encoding="utf-8") as f:
+        for line_no, line in enumerate(f, 1):
+            parts = line.split(maxsplit=1)
+            if len(parts) != 2:
+                continue
+            uid, path = parts[0], parts[1].strip()
+            if path.endswith("|") or ".ark:" in path:
+                continue
+            try:
+                frames = soundfile.info(path).frames
+            except (soundfile.LibsndfileError, RuntimeError, OSError) as e:
+                raise ValueError(f"utterance '{uid}' ({scp}:{line_no}): cannot read {path}: "
+                                 f"{e}") from None
+            yield uid, frames, line_no
+
+
+def check_speech_lengths(data_path_and_name_and_type: Sequence[Sequence[str]],
+                         shape_files: Sequence[str], receptive_field: int) -> None:
+    """``check_min_lengths`` on the known lengths: ``utt2num_samples`` next to each speech
+    scp and the ``speech_shape`` files; when neither exists (an undumped data dir, e.g. the
+    stats stage), the audio headers of the scp."""
+    files = speech_length_files(data_path_and_name_and_type, shape_files)
+    check_min_lengths(files, receptive_field)
+    if any(p.name.startswith("speech_shape") for p in files):
+        return
+    for path, name, kind in data_path_and_name_and_type:
+        if name != "speech" or kind != "sound" or (Path(path).parent / "utt2num_samples").is_file():
+            continue
+        logger.info(f"No utt2num_samples next to {path}: reading the audio headers")
+        _check_short(Path(path), scp_header_lengths(Path(path)), receptive_field)
 
 
 def speech_length_files(data_path_and_name_and_type: Sequence[Sequence[str]],

@@ -8,17 +8,15 @@ then the global mean over masked frames (Eq. 4, spec §2). The teacher is *not* 
 """
 from __future__ import annotations
 
-import logging
 from typing import Optional
 
 import torch
 from espnet2.torch_utils.device_funcs import force_gatherable
 from espnet2.train.abs_espnet_model import AbsESPnetModel
 
+from dinosr_espnet.espnet.health import BatchHealth, HealthConfig, HealthMonitor
 from dinosr_espnet.model.config import DinoSRConfig
 from dinosr_espnet.model.dinosr import DinoSR
-
-logger = logging.getLogger(__name__)
 
 
 class ESPnetDinoSRModel(AbsESPnetModel):
@@ -26,26 +24,25 @@ class ESPnetDinoSRModel(AbsESPnetModel):
 
     Args:
         cfg: the model configuration (``model_conf`` in the YAML).
-        collapse_loss_threshold: a training loss below this (nats) flags a collapsed teacher
-            (constant targets make the task trivial, spec §5); logged as the ``teacher_collapse``
-            stat and as a warning. Healthy BASE training stays above 1.0.
-        collapse_warmup_updates: no alarm before this many updates.
+        health: thresholds of the training-health monitor (``health.py``), which checks every
+            training batch from the first update on.
+        health_tensorboard_dir: where the monitor writes its ``health/*`` scalars (created at
+            the first training batch; None: log only).
     """
 
-    def __init__(self, cfg: DinoSRConfig, collapse_loss_threshold: float = 0.1,
-                 collapse_warmup_updates: int = 100) -> None:
+    def __init__(self, cfg: DinoSRConfig, health: HealthConfig = HealthConfig(),
+                 health_tensorboard_dir: Optional[str] = None) -> None:
         super().__init__()
         self.dinosr = DinoSR(cfg)
-        self.collapse_loss_threshold = collapse_loss_threshold
-        self.collapse_warmup_updates = collapse_warmup_updates
-        self._last_collapse_warning: Optional[int] = None
+        self.health = HealthMonitor(cfg.codebook_size, health, health_tensorboard_dir)
 
     def forward(self, speech: torch.Tensor, speech_lengths: torch.Tensor, **kwargs
                 ) -> tuple[torch.Tensor, dict[str, torch.Tensor], torch.Tensor]:
         """``speech`` (B, L) standardised waveform, ``speech_lengths`` (B,).
 
         Returns ``(loss, stats, weight)``: local mean CE over masked frames, detached scalars
-        for ESPnet's reporter, and the number of masked frames.
+        for ESPnet's reporter (plus the monitor's alarm flags in training), and the number of
+        masked frames.
         """
         padding_mask = None
         if bool((speech_lengths < speech.shape[1]).any()):
@@ -56,21 +53,17 @@ class ESPnetDinoSRModel(AbsESPnetModel):
         stats = {k: (v.detach().float() if torch.is_tensor(v) else float(v))
                  for k, v in out.stats.items()}
         if self.training:
-            stats["teacher_collapse"] = self._check_collapse(stats["loss"])
+            stats.update(self.health.observe(self.dinosr._updates + 1, self._batch_health(stats)))
         return force_gatherable((loss, stats, out.num_masked), loss.device)
 
-    def _check_collapse(self, loss: torch.Tensor) -> float:
-        updates = self.dinosr._updates
-        if updates < self.collapse_warmup_updates or not loss < self.collapse_loss_threshold:
-            return 0.0
-        if self._last_collapse_warning is None or updates - self._last_collapse_warning >= 100:
-            self._last_collapse_warning = updates
-            logger.warning(
-                f"teacher_collapse: training loss {float(loss):.4f} < "
-                f"{self.collapse_loss_threshold} nats at update {updates}; a constant teacher "
-                f"makes the targets trivial (check ema_decay_*, codebook perplexity ppl_cb*)"
-            )
-        return 1.0
+    def _batch_health(self, stats: dict[str, torch.Tensor]) -> BatchHealth:
+        """The monitor's inputs from the reported stats, in one device-to-host copy."""
+        n = self.dinosr.cfg.num_codebooks
+        keys = (["loss"] + [f"acc_{k}" for k in range(n)] + [f"active_cb{k}" for k in range(n)]
+                + [f"ppl_cb{k}" for k in range(n)])
+        values = torch.stack([stats[k] for k in keys]).tolist()
+        return BatchHealth(loss=values[0], accuracy=values[1:1 + n],
+                           active=values[1 + n:1 + 2 * n], perplexity=values[1 + 2 * n:])
 
     def collect_feats(self, speech: torch.Tensor, speech_lengths: torch.Tensor, **kwargs
                       ) -> dict[str, torch.Tensor]:

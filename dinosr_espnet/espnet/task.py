@@ -6,22 +6,21 @@ this module registers the ``tristage`` LR scheduler in ESPnet's scheduler choice
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Callable, Collection, Optional
 
 import numpy as np
 import torch
+import torch.distributed as dist
 from espnet2.tasks import abs_task
 from espnet2.tasks.abs_task import AbsTask
 from espnet2.train.trainer import Trainer
 from espnet2.utils.nested_dict_action import NestedDictAction
-from espnet2.utils.types import float_or_none, int_or_none, str2bool
+from espnet2.utils.types import int_or_none, str2bool
 
 from dinosr_espnet.espnet.collate import DinoSRCollateFn
-from dinosr_espnet.espnet.data_checks import (
-    DinoSRPreprocessor,
-    check_min_lengths,
-    speech_length_files,
-)
+from dinosr_espnet.espnet.data_checks import DinoSRPreprocessor, check_speech_lengths
+from dinosr_espnet.espnet.health import HealthConfig
 from dinosr_espnet.espnet.model import ESPnetDinoSRModel
 from dinosr_espnet.espnet.scheduler import TriStageLR
 from dinosr_espnet.espnet.teacher_step import register_teacher_step
@@ -63,16 +62,43 @@ class DinoSRTask(AbsTask):
             help="Crop every utterance at a random offset to the shortest in the batch (as "
             "released); false pads instead (the model then masks padded frames)",
         )
+        group = parser.add_argument_group(
+            description="Training-health monitor (docs/training_checks.md)")
         group.add_argument(
-            "--collapse_loss_threshold", type=float_or_none, default=0.1,
-            help="Warn 'teacher_collapse' when the training loss falls below this (nats); "
-            "none disables",
+            "--health_active_fraction", type=float, default=0.1,
+            help="Warn 'codebook_collapse' when a codebook uses fewer than this fraction of "
+            "its codewords in a training batch",
+        )
+        group.add_argument(
+            "--health_perplexity_drop", type=float, default=10.0,
+            help="Warn 'codebook_collapse' when a codebook's perplexity falls this many times "
+            "below its peak",
+        )
+        group.add_argument(
+            "--health_interval", type=int, default=100,
+            help="Log a health line at the first and every N-th training batch; repeat a "
+            "lasting alarm every N batches",
+        )
+        group.add_argument(
+            "--health_stop_on_collapse", type=str2bool, default=False,
+            help="End the run with an error at a codebook collapse instead of only warning",
         )
         group = parser.add_argument_group(description="Preprocess related")
         group.add_argument(
             "--use_preprocessor", type=str2bool, default=True,
             help="Check sample rate and minimum length of every utterance",
         )
+
+    @classmethod
+    def check_task_options(cls, args: argparse.Namespace) -> None:
+        """Start-up check (``config_check``): ``model_conf`` is a valid ``DinoSRConfig``, and
+        training has the shape files ESPnet's batching needs."""
+        model_config(args)
+        for split in ("train", "valid"):
+            if not args.collect_stats and not getattr(args, f"{split}_shape_file"):
+                raise ValueError(
+                    f"no --{split}_shape_file: ESPnet batches by length; give a speech_shape "
+                    f"file ('utt num_samples' lines, e.g. the dump's utt2num_samples)")
 
     @classmethod
     def build_collate_fn(cls, args: argparse.Namespace, train: bool) -> Callable[
@@ -108,9 +134,17 @@ class DinoSRTask(AbsTask):
     def build_model(cls, args: argparse.Namespace) -> ESPnetDinoSRModel:
         cfg = model_config(args)
         args.model_conf = cfg.to_dict()  # config.yaml then records every model setting
-        threshold = args.collapse_loss_threshold
-        return ESPnetDinoSRModel(cfg, collapse_loss_threshold=(
-            float("-inf") if threshold is None else threshold))
+        health = HealthConfig(
+            active_fraction=args.health_active_fraction,
+            perplexity_drop=args.health_perplexity_drop,
+            interval=args.health_interval,
+            stop_on_collapse=args.health_stop_on_collapse,
+        )
+        tensorboard = None
+        first_rank = not (dist.is_available() and dist.is_initialized()) or dist.get_rank() == 0
+        if getattr(args, "use_tensorboard", False) and args.output_dir and first_rank:
+            tensorboard = str(Path(args.output_dir) / "tensorboard" / "health")
+        return ESPnetDinoSRModel(cfg, health, tensorboard)
 
     @classmethod
     def build_optimizers(cls, args: argparse.Namespace, model: torch.nn.Module
@@ -133,5 +167,5 @@ class DinoSRTask(AbsTask):
         shape_files = list(args.train_shape_file) + list(args.valid_shape_file)
         entries = list(args.train_data_path_and_name_and_type or [])
         entries += list(args.valid_data_path_and_name_and_type or [])
-        check_min_lengths(speech_length_files(entries, shape_files), cfg.receptive_field)
+        check_speech_lengths(entries, shape_files, cfg.receptive_field)
         super().main_worker(args)

@@ -159,18 +159,13 @@ class DinoSRConfig:
         for name in _INT_FIELDS:
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int):
-                raise ValueError(f"DinoSR config key '{name}' must be an int, got {v!r}")
+                raise ValueError(f"DinoSR config key '{name}' must be an int, got {v!r}"
+                                 f"{string_number_hint(v)}")
         for name in _FLOAT_FIELDS:
             v = getattr(self, name)
-            if isinstance(v, str):  # PyYAML reads "1e-5" as a string
-                try:
-                    v = float(v)
-                except ValueError:
-                    raise ValueError(
-                        f"DinoSR config key '{name}' must be a number, got {v!r}"
-                    ) from None
             if isinstance(v, bool) or not isinstance(v, (int, float)):
-                raise ValueError(f"DinoSR config key '{name}' must be a number, got {v!r}")
+                raise ValueError(f"DinoSR config key '{name}' must be a number, got {v!r}"
+                                 f"{string_number_hint(v)}")
             setattr(self, name, float(v))
         for name in _BOOL_FIELDS:
             v = getattr(self, name)
@@ -244,6 +239,20 @@ class DinoSRConfig:
             raise bad("mask_seed", "must be >= 0 or null")
         if not self.target_norm_eps > 0:
             raise bad("target_norm_eps", "must be > 0")
+
+
+def string_number_hint(value: Any) -> str:
+    """Advice for a number that YAML read as text (quoted, or PyYAML's ``1e-5``); else ''."""
+    if not isinstance(value, str):
+        return ""
+    try:
+        float(value)
+    except ValueError:
+        return ""
+    if "e" in value.lower() and "." not in value:
+        return (f" (YAML reads {value} as text: write it with a decimal point, "
+                f"e.g. {value.lower().replace('e', '.0e', 1)})")
+    return " (a quoted number is text: remove the quotes)"
 
 
 def _parse_conv_layers(value: Any) -> list[ConvSpec]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 import sys
 from pathlib import Path
 
@@ -208,3 +209,96 @@ def test_segment_that_resamples_to_nothing_is_skipped(tmp_path):
     assert stats["skipped"] == {"empty audio": 1}
     assert read_kaldi_map(tmp_path / "dump" / "log" / "skipped") == {"q-1": "empty audio: 0.000-0.000 s of q"}
     assert read_kaldi_map(tmp_path / "dump" / "utt2num_samples") == {"q-2": "1600"}
+
+
+NONFINITE = {"NaN": np.nan, "+inf": np.inf, "-inf": -np.inf}
+
+
+@pytest.mark.parametrize("rate", [16000, 44100], ids=["16k", "44k-resampled"])
+@pytest.mark.parametrize("kind", list(NONFINITE))
+def test_nonfinite_samples_skip_the_utterance_and_are_counted(tmp_path, kind, rate):
+    """A float WAV with 5 `kind` samples is skipped (never written with 0/full-scale
+    samples), listed and counted by kind; its finite neighbour at the same rate is dumped."""
+    t = np.arange(int(0.3 * rate)) / rate
+    good = 0.3 * np.sin(2 * np.pi * 300 * t)
+    bad = good.copy()
+    bad[[10, 500, 1000, 2000, 3000]] = NONFINITE[kind]
+    soundfile.write(tmp_path / "good.wav", good, rate, subtype="FLOAT")
+    soundfile.write(tmp_path / "bad.wav", bad, rate, subtype="FLOAT")
+    src = data_dir(tmp_path / "data", {"n-bad": str(tmp_path / "bad.wav"),
+                                       "n-good": str(tmp_path / "good.wav")})
+    stats = dump(src, tmp_path / "dump")
+    assert stats["dumped"] == 1 and stats["skipped"] == {"non-finite samples": 1}
+    assert stats["nonfinite_samples"] == {kind: 5}
+    out = tmp_path / "dump"
+    assert check_data_dir(out) == ["n-good"]
+    skipped = read_kaldi_map(out / "log" / "skipped")
+    assert skipped["n-bad"] == f"non-finite samples: 5 {kind} in {tmp_path / 'bad.wav'}"
+    log = (out / "log" / "dump.log").read_text()
+    assert f"non-finite samples (5 {kind}) in 1 utterances: skipped them" in log
+    assert "skipped 1 utterances (non-finite samples: 1)" in log
+    audio, _ = soundfile.read(out / "data" / "n-good.flac")
+    t16 = np.arange(len(audio)) / 16000
+    assert len(audio) == 4800
+    assert np.max(np.abs(audio - 0.3 * np.sin(2 * np.pi * 300 * t16))[100:-100]) < 0.01
+
+
+def test_nonfinite_samples_with_on_error_fail_stop_the_dump(tmp_path):
+    bad = np.full(4000, 0.1)
+    bad[7] = np.nan
+    soundfile.write(tmp_path / "bad.wav", bad, 16000, subtype="FLOAT")
+    src = data_dir(tmp_path / "data", {"n-bad": str(tmp_path / "bad.wav")})
+    with pytest.raises(AudioError, match=r"non-finite samples: utterance n-bad: 1 NaN in "):
+        dump(src, tmp_path / "dump", on_error="fail")
+
+
+def test_nonfinite_only_after_resampling_is_caught(tmp_path, monkeypatch):
+    """The check after resampling: a resampler output with NaN is never quantised to 0."""
+    import dinosr_espnet.data.dump_worker as worker
+
+    write_audio(tmp_path / "c-44k.wav", 0.2, rate=44100)
+    src = data_dir(tmp_path / "data", {"c-44k": str(tmp_path / "c-44k.wav")})
+    monkeypatch.setattr(worker, "resample", lambda x, rate, fs: np.full(100, np.nan))
+    with pytest.raises(RuntimeError, match="no utterance could be dumped"):
+        dump(src, tmp_path / "dump")
+    skipped = read_kaldi_map(tmp_path / "dump" / "log" / "skipped")
+    assert skipped["c-44k"].startswith("non-finite samples: 100 NaN after resampling in ")
+
+
+@pytest.mark.parametrize("audio_format", ["flac", "ark"])
+def test_dump_outputs_are_published_atomically(tmp_path, monkeypatch, audio_format):
+    """Every output goes through a temporary file in its own directory that is fsync'ed and
+    renamed; none is left behind."""
+    import dinosr_espnet.data.atomic as atomic
+
+    published = []
+    real_publish = atomic.publish
+
+    def spy(tmp, path, sync_dir=True):
+        assert os.path.dirname(tmp) == os.path.dirname(path) and os.path.exists(tmp)
+        published.append(os.path.relpath(path, tmp_path / "dump"))
+        real_publish(tmp, path, sync_dir)
+
+    monkeypatch.setattr(atomic, "publish", spy)
+    write_audio(tmp_path / "a-1.flac", 0.2)
+    src = data_dir(tmp_path / "data", {"a-1": str(tmp_path / "a-1.flac")})
+    dump(src, tmp_path / "dump", audio_format=audio_format)
+    audio = "data/data.000000.ark" if audio_format == "ark" else "data/a-1.flac"
+    assert set(published) == {audio, "log/skipped", "wav.scp", "utt2num_samples", "utt2spk",
+                              "spk2utt", "text", "log/dump.log", ".done"}
+    leftovers = [p for p in (tmp_path / "dump").rglob("*") if p.name.endswith(".tmp")]
+    assert leftovers == []
+    value = read_kaldi_map(tmp_path / "dump" / "wav.scp")["a-1"]
+    assert value.startswith(str(tmp_path / "dump" / audio))
+
+
+def test_failed_atomic_write_keeps_the_old_file(tmp_path):
+    from dinosr_espnet.data.atomic import atomic_open
+
+    target = tmp_path / "wav.scp"
+    target.write_text("old\n")
+    with pytest.raises(KeyError):
+        with atomic_open(target) as f:
+            f.write("half")
+            raise KeyError("killed")
+    assert target.read_text() == "old\n" and sorted(tmp_path.iterdir()) == [target]

@@ -72,3 +72,26 @@ def test_configs_are_valid():
     assert base["max_epoch"] * base["num_iters_per_epoch"] // base["accum_grad"] == 400000
     tiny = yaml.safe_load(TINY_CONFIG.read_text())
     assert DinoSRConfig.from_dict(tiny["model_conf"]).receptive_field == 85
+
+
+def test_undumped_data_dir_with_empty_utterance_fails_at_start_up(tmp_path):
+    """No utt2num_samples and no shape file (the stats stage on a data dir that was never
+    dumped): the audio headers are read at start-up and the 0-sample utterance is named in a
+    ValueError, before any data loading."""
+    import numpy as np
+    import soundfile
+
+    train = write_data_dir(tmp_path / "train", [0.5, 0.5], 0, "ok")
+    soundfile.write(train / "zero.wav", np.zeros(0), 16000, subtype="PCM_16")
+    with open(train / "wav.scp", "a") as scp:
+        scp.write(f"zero_utt {train / 'zero.wav'}\n")
+    cmd = train_cmd({"train": train, "dev": train}, tmp_path / "exp")
+    for option in ("--train_shape_file", "--valid_shape_file"):
+        i = cmd.index(option)
+        del cmd[i:i + 2]
+    with pytest.raises(ValueError, match=r"^utterance 'zero_utt' \(.*wav\.scp:3\) has 0 samples, "
+                                         r"fewer than the CNN receptive field \(85\)"):
+        run_train(cmd + ["--collect_stats", "true"])
+    (train / "zero.wav").unlink()
+    with pytest.raises(ValueError, match=r"^utterance 'zero_utt' \(.*wav\.scp:3\): cannot read "):
+        run_train(cmd + ["--collect_stats", "true"])

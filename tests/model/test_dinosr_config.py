@@ -39,7 +39,7 @@ def test_too_short_input_has_no_frames():
 
 def test_round_trip_and_yaml_lists():
     cfg = DinoSRConfig.from_dict({"conv_layers": [[32, 10, 5], [32, 3, 2]], "embed_dim": 64,
-                                  "num_heads": 4, "pos_conv_groups": 4, "dropout": "1e-1"})
+                                  "num_heads": 4, "pos_conv_groups": 4, "dropout": 0.1})
     assert cfg.conv_layers == [(32, 10, 5), (32, 3, 2)]
     assert cfg.dropout == pytest.approx(0.1)
     assert cfg.receptive_field == 10 + 2 * 5
@@ -62,7 +62,14 @@ def test_round_trip_and_yaml_lists():
     ({"num_layers": 2.5}, "num_layers"),
     ({"conv_layers": [[512, 10]]}, "conv_layers"),
     ({"freeze_feature_extractor_after": -1}, "freeze_feature_extractor_after"),
+    ({"dropout": "0.1"}, r"'dropout' must be a number, got '0\.1' \(a quoted number is text"),
+    ({"target_norm_eps": "1e-5"}, r"'target_norm_eps'.*got '1e-5' \(YAML reads 1e-5 as text: "
+                                  r"write it with a decimal point, e\.g\. 1\.0e-5\)"),
+    ({"num_layers": "12"}, r"'num_layers' must be an int, got '12'"),
+    ({"mask_equalize": "true"}, "mask_equalize"),
+    ({"dropout": float("nan")}, "dropout"),
 ])
 def test_bad_config_names_key(bad, key):
+    """(Also strings that look like numbers: they are errors, never converted.)"""
     with pytest.raises(ValueError, match=key):
         DinoSRConfig.from_dict(bad)

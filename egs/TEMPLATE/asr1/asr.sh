@@ -18,6 +18,8 @@ valid_set=dev_other     # validation set: model selection and LM weight tuning
 test_sets="dev_clean dev_other test_clean test_other"  # sets to decode and score
 fs=16000                # sampling rate of the dumped audio (Hz)
 audio_format=flac       # dumped audio: flac, wav or ark
+mix_channels=false      # dump: true averages multi-channel audio to mono (false: the dump stops, naming the recording)
+on_error=skip           # dump: unreadable/empty audio or NaN/inf samples: skip (listed in dump/raw/<set>/log/skipped) or fail
 dumpdir=dump            # where dumped audio goes (dump/raw/<set>)
 expdir=exp              # where experiments go
 token_text=""           # transcripts for the letter list (default: data/<train_set>/text)
@@ -57,6 +59,9 @@ already succeeded with the same inputs."
 . "$MAIN_ROOT/utils/parse_options.sh"
 . ./cmd.sh
 . "$MAIN_ROOT/egs/TEMPLATE/lib.sh"
+case $on_error in skip|fail) ;; *) die "--on_error must be skip or fail, not '$on_error'" ;; esac
+dump_opts=(--fs "$fs" --audio_format "$audio_format" --on_error "$on_error")
+[ "$mix_channels" = false ] || dump_opts+=(--mix_channels)
 [ $# -eq 0 ] || die "unexpected arguments: $* (see --help)"
 [ -f "$asr_config" ] || die "--asr_config $asr_config does not exist"
 [ -n "$pretrain_exp" ] \
@@ -84,7 +89,7 @@ dump_sets() {
     for set in $train_set $eval_sets; do
         job "$train_cmd --num_threads $nj" "$expdir/log/dump/$set.log" \
             "$PYTHON" -m dinosr_espnet.bin.dump_audio "data/$set" "$raw/$set" --nj "$nj" \
-            --fs "$fs" --audio_format "$audio_format"
+            "${dump_opts[@]}"
     done
 }
 

@@ -15,6 +15,8 @@ train_set=train_960     # pretraining data set (data/<name>)
 valid_set=dev           # validation data set
 fs=16000                # sampling rate of the dumped audio (Hz)
 audio_format=flac       # dumped audio: flac, wav or ark
+mix_channels=false      # dump: true averages multi-channel audio to mono (false: the dump stops, naming the recording)
+on_error=skip           # dump: unreadable/empty audio or NaN/inf samples: skip (listed in dump/raw/<set>/log/skipped) or fail
 min_dur=2.0             # drop training utterances shorter than this (s; the release drops < 2 s)
 dumpdir=dump            # where dumped audio goes (dump/raw/<set>)
 expdir=exp              # where experiments go
@@ -42,6 +44,9 @@ already succeeded with the same inputs."
 . "$MAIN_ROOT/utils/parse_options.sh"
 . ./cmd.sh
 . "$MAIN_ROOT/egs/TEMPLATE/lib.sh"
+case $on_error in skip|fail) ;; *) die "--on_error must be skip or fail, not '$on_error'" ;; esac
+dump_opts=(--fs "$fs" --audio_format "$audio_format" --on_error "$on_error")
+[ "$mix_channels" = false ] || dump_opts+=(--mix_channels)
 [ $# -eq 0 ] || die "unexpected arguments: $* (see --help)"
 [ -f "$ssl_config" ] || die "--ssl_config $ssl_config does not exist"
 
@@ -58,10 +63,10 @@ data_prep() {
 dump_sets() {
     job "$train_cmd --num_threads $nj" "$expdir/log/dump/$train_set.log" \
         "$PYTHON" -m dinosr_espnet.bin.dump_audio "data/$train_set" "$raw/$train_set" --nj "$nj" \
-        --fs "$fs" --audio_format "$audio_format" --min_dur "$min_dur"
+        "${dump_opts[@]}" --min_dur "$min_dur"
     job "$train_cmd --num_threads $nj" "$expdir/log/dump/$valid_set.log" \
         "$PYTHON" -m dinosr_espnet.bin.dump_audio "data/$valid_set" "$raw/$valid_set" --nj "$nj" \
-        --fs "$fs" --audio_format "$audio_format"
+        "${dump_opts[@]}"
 }
 
 collect_shapes() {
@@ -84,7 +89,7 @@ pretrain() {
 units_report() {
     job "$train_cmd --num_threads $nj" "$expdir/log/dump/$units_set.log" \
         "$PYTHON" -m dinosr_espnet.bin.dump_audio "data/$units_set" "$raw/$units_set" --nj "$nj" \
-        --fs "$fs" --audio_format "$audio_format"
+        "${dump_opts[@]}"
     local ngpu_job=0 fit_opts=()
     [ "$gpu_inference" = false ] || ngpu_job=1
     [ -z "$units_mfcc_fit_set" ] || fit_opts=(--mfcc_fit_wav_scp "$raw/$units_mfcc_fit_set/wav.scp")
