@@ -23,6 +23,7 @@ Example (fine-tune a pretrained model on 10 h, see docs/finetuning.md)::
 """
 from __future__ import annotations
 
+import sys
 from typing import Optional, Sequence
 
 
@@ -33,5 +34,13 @@ def main(cmd: Optional[Sequence[str]] = None) -> None:
     DinoSRASRTask.main(cmd=cmd)
 
 
+def cli(argv: Optional[Sequence[str]] = None) -> int:
+    """``main`` for the command line: a user error (bad config, data or checkpoint, a locked
+    experiment) exits 1 with one line; ``--debug`` shows the traceback instead."""
+    from dinosr_espnet.bin.train_errors import run_training
+
+    return run_training(main, "asr_train", sys.argv[1:] if argv is None else argv)
+
+
 if __name__ == "__main__":
-    main()
+    sys.exit(cli())

@@ -15,6 +15,7 @@ Example (tiny model on CPU)::
 """
 from __future__ import annotations
 
+import sys
 from typing import Optional, Sequence
 
 
@@ -32,5 +33,13 @@ def main(cmd: Optional[Sequence[str]] = None) -> None:
             dist.destroy_process_group()
 
 
+def cli(argv: Optional[Sequence[str]] = None) -> int:
+    """``main`` for the command line: a user error (bad config, data or checkpoint, a locked
+    experiment) exits 1 with one line; ``--debug`` shows the traceback instead."""
+    from dinosr_espnet.bin.train_errors import run_training
+
+    return run_training(main, "dinosr_train", sys.argv[1:] if argv is None else argv)
+
+
 if __name__ == "__main__":
-    main()
+    sys.exit(cli())
