@@ -35,8 +35,9 @@ def atomic_open(path: PathLike, mode: str = "wb") -> Iterator[BinaryIO]:
         raise ValueError(f"atomic_open supports modes 'wb' and 'w', got {mode!r}")
     path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
     try:
-        with os.fdopen(fd, mode, **({} if "b" in mode else {"encoding": "utf-8"})) as f:
+        with open(tmp, mode, **({} if "b" in mode else {"encoding": "utf-8"})) as f:
             yield f
             f.flush()
             os.fsync(f.fileno())

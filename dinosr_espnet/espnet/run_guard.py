@@ -111,8 +111,8 @@ def _terminate_self() -> None:
             for child in Path(f"/proc/{me}/task/{tid}/children").read_text().split():
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(int(child), signal.SIGTERM)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    os.kill(me, signal.SIGTERM)
+    logging.shutdown()
+    os.kill(me, signal.SIGKILL)  # as the launcher was; a save cut short leaves only a .tmp
 
 
 @contextlib.contextmanager

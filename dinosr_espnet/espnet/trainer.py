@@ -123,7 +123,7 @@ class DinoSRTrainer(Trainer):
         output_dir = Path(trainer_options.output_dir)
         rank0 = not distributed_option.distributed or distributed_option.dist_rank == 0
         if rank0:
-            repair_latest_link(output_dir)
+            tidy_after_kill(output_dir)
         cls._resume_mid_epoch = bool(trainer_options.resume)
         with atomic_torch_saves():
             super().run(model=model, optimizers=optimizers, schedulers=schedulers,
@@ -282,10 +282,16 @@ def _restore_mid_epoch(states: dict, model: torch.nn.Module,
     return mid["batches_done"], mid["rng"][_rank(distributed_option)[0]]
 
 
-def repair_latest_link(output_dir: Path) -> None:
-    """Recreate ``latest.pth`` if a kill fell between ESPnet's unlink and symlink of it."""
+def tidy_after_kill(output_dir: Path) -> None:
+    """Remove the temporary files of saves cut short by a kill, and recreate ``latest.pth``
+    if a kill fell between ESPnet's unlink and symlink of it."""
+    if not output_dir.is_dir():
+        return
+    for tmp in output_dir.glob(".*.tmp"):
+        logger.info("Removing %s, left by a save cut short", tmp)
+        tmp.unlink(missing_ok=True)
     latest = output_dir / "latest.pth"
-    if latest.is_symlink() or not output_dir.is_dir():
+    if latest.is_symlink():
         return
     epochs = sorted(int(p.name[:-len("epoch.pth")]) for p in output_dir.glob("*epoch.pth")
                     if p.name[:-len("epoch.pth")].isdigit())

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from pretrain_launch import run_train, train_cmd
+from pretrain_launch import assert_same_states, run_train, train_cmd
 from dinosr_espnet.espnet import trainer as trainer_module
 from dinosr_espnet.espnet.trainer import MID_EPOCH_CHECKPOINT
 from dinosr_espnet.inference import load_checkpoint, load_state_dict
@@ -19,21 +19,6 @@ COMMON = ("--max_epoch", "2", "--num_iters_per_epoch", "none", "--updates_per_ep
 
 class Killed(Exception):
     """Stands for a kill right after a mid-epoch checkpoint was written."""
-
-
-def assert_same_states(a: dict, b: dict, path: str = "") -> None:
-    if isinstance(a, torch.Tensor):
-        assert torch.equal(a, b), path
-    elif isinstance(a, dict):
-        assert a.keys() == b.keys(), path
-        for k in a:
-            assert_same_states(a[k], b[k], f"{path}/{k}")
-    elif isinstance(a, (list, tuple)):
-        assert len(a) == len(b), path
-        for i, (x, y) in enumerate(zip(a, b)):
-            assert_same_states(x, y, f"{path}/{i}")
-    else:
-        assert a == b, path
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,102 @@
+"""A real training process SIGKILLed while it writes a checkpoint: the previous checkpoint
+survives, --resume continues from it and ends bit-identical to an uninterrupted run; an
+unreadable checkpoint stops the launcher with one line naming it."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from pretrain_launch import REPO, assert_same_states, run_train, train_cmd
+from dinosr_espnet.espnet.atomic_io import CorruptCheckpointError, load_training_state
+from dinosr_espnet.espnet.trainer import MID_EPOCH_CHECKPOINT
+from dinosr_espnet.inference import load_checkpoint
+
+HERE = Path(__file__).resolve().parent
+COMMON = ("--max_epoch", "3", "--num_iters_per_epoch", "4", "--save_every_updates", "2",
+          "--keep_nbest_models", "10")
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tiny_data, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("full") / "exp"
+    run_train(train_cmd(tiny_data, out, *COMMON))
+    return out
+
+
+def start_stalled(name: str, nth: int, cmd: list[str], marker: Path) -> subprocess.Popen:
+    env = dict(os.environ, PYTHONPATH=f"{REPO}{os.pathsep}{HERE}", OMP_NUM_THREADS="1")
+    return subprocess.Popen(
+        [sys.executable, str(HERE / "stalled_save_train.py"), name, str(nth), str(marker), "--",
+         *cmd], cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+
+def kill_when_stalled(proc: subprocess.Popen, marker: Path, timeout_s: float = 240) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not marker.exists():
+        if proc.poll() is not None:
+            pytest.fail(f"trainer ended before the stalled save: {proc.stderr.read()[-2000:]}")
+        if time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail("the stalled save was never reached")
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    proc.stderr.close()
+
+
+@pytest.mark.parametrize("name, nth, survivor_epoch", [
+    ("checkpoint.pth", 2, 1),  # epoch 2's end: epoch 1's checkpoint.pth survives
+    pytest.param(MID_EPOCH_CHECKPOINT, 2, 1, marks=pytest.mark.slow),  # half-way, epoch 2
+])
+def test_kill_during_save_then_resume_is_bit_identical(name, nth, survivor_epoch, uninterrupted,
+                                                       tiny_data, tmp_path):
+    out, marker = tmp_path / "exp", tmp_path / "stalled"
+    cmd = train_cmd(tiny_data, out, *COMMON)
+    kill_when_stalled(start_stalled(name, nth, cmd, marker), marker)
+
+    assert list(out.glob(f".{name}.*.tmp")), "the kill did not interrupt a save"
+    survivor = load_checkpoint(out / "checkpoint.pth")  # complete, not truncated
+    assert survivor["reporter"]["epoch"] == survivor_epoch
+
+    run_train(cmd + ["--resume", "true"])
+    resumed, full = load_checkpoint(out / "checkpoint.pth"), load_checkpoint(
+        uninterrupted / "checkpoint.pth")
+    assert int(resumed["model"]["dinosr.num_updates"]) == 12
+    for key in ("model", "optimizers", "schedulers"):
+        assert_same_states(resumed[key], full[key], key)
+    assert not list(out.glob(".*.tmp"))  # the next start removed the partial file
+
+
+def test_unreadable_checkpoint_is_one_line(tiny_data, tmp_path):
+    out = tmp_path / "exp"
+    out.mkdir()
+    good = tmp_path / "good.pth"
+    torch.save({"model": {"w": torch.zeros(1000)}, "reporter": {}}, good)
+    data = good.read_bytes()
+    (out / "checkpoint.pth").write_bytes(data[: len(data) // 2])
+    env = dict(os.environ, PYTHONPATH=str(REPO), OMP_NUM_THREADS="1")
+    proc = subprocess.run(
+        [sys.executable, "-m", "dinosr_espnet.bin.dinosr_train",
+         *train_cmd(tiny_data, out, "--resume", "true")],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 1
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("dinosr_train: error")]
+    assert len(errors) == 1, proc.stderr[-3000:]
+    assert f"{out / 'checkpoint.pth'}: not a readable checkpoint" in errors[0]
+    assert "move it away" in errors[0]
+    assert "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize("content", [b"", b"PK\x03\x04 not a zip", b"\x80\x02garbage"])
+def test_damaged_checkpoint_error_names_the_file(content, tmp_path):
+    path = tmp_path / "checkpoint.pth"
+    path.write_bytes(content)
+    with pytest.raises(CorruptCheckpointError, match=f"^{path}: not a readable checkpoint"):
+        load_training_state(path)
