@@ -14,7 +14,13 @@ import pytest
 import torch
 
 from pretrain_launch import REPO, assert_same_states, run_train, train_cmd
-from dinosr_espnet.espnet.atomic_io import CorruptCheckpointError, load_training_state
+from dinosr_espnet.espnet.atomic_io import (
+    CorruptCheckpointError,
+    atomic_open,
+    atomic_symlink,
+    atomic_torch_saves,
+    load_training_state,
+)
 from dinosr_espnet.espnet.trainer import MID_EPOCH_CHECKPOINT
 from dinosr_espnet.inference import load_checkpoint
 
@@ -100,3 +106,30 @@ def test_damaged_checkpoint_error_names_the_file(content, tmp_path):
     path.write_bytes(content)
     with pytest.raises(CorruptCheckpointError, match=f"^{path}: not a readable checkpoint"):
         load_training_state(path)
+
+
+def test_atomic_open_keeps_the_old_file_when_writing_fails(tmp_path):
+    path = tmp_path / "config.yaml"
+    path.write_text("old: 1\n")
+    with pytest.raises(RuntimeError):
+        with atomic_open(path, "w") as f:
+            f.write("new: ")
+            raise RuntimeError("killed")
+    assert path.read_text() == "old: 1\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["config.yaml"]
+    with atomic_open(path, "w") as f:
+        f.write("new: 2\n")
+    assert path.read_text() == "new: 2\n"
+
+
+def test_atomic_torch_saves_is_scoped_and_replaces_links(tmp_path):
+    original = torch.save
+    with atomic_torch_saves():
+        assert torch.save is not original
+        torch.save({"a": torch.ones(2)}, tmp_path / "1epoch.pth")
+    assert torch.save is original
+    assert torch.equal(torch.load(tmp_path / "1epoch.pth")["a"], torch.ones(2))
+    atomic_symlink("1epoch.pth", tmp_path / "latest.pth")
+    atomic_symlink("2epoch.pth", tmp_path / "latest.pth")
+    assert os.readlink(tmp_path / "latest.pth") == "2epoch.pth"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["1epoch.pth", "latest.pth"]

@@ -37,6 +37,7 @@ def alive(pid: int) -> bool:
     return state != "Z"
 
 
+@pytest.mark.slow
 def test_second_trainer_refused_and_launcher_kill_ends_trainer(tiny_data, tmp_path):
     out = tmp_path / "exp"
     cmd = train_cmd(tiny_data, out, "--max_epoch", "100000", "--num_iters_per_epoch", "1")
@@ -66,6 +67,15 @@ def test_second_trainer_refused_and_launcher_kill_ends_trainer(tiny_data, tmp_pa
             launcher.kill()
     with experiment_lock(out):  # the lock died with its holder
         pass
+
+
+def test_trainer_refuses_a_locked_experiment_before_writing(tiny_data, tmp_path):
+    out = tmp_path / "exp"
+    with experiment_lock(out):
+        with pytest.raises(ExperimentLockedError,
+                           match=rf"^{out} is in use by another trainer \(pid {os.getpid()} on "):
+            run_train(train_cmd(tiny_data, out))
+    assert sorted(p.name for p in out.iterdir()) == [LOCK_NAME]  # no config.yaml, no model
 
 
 def test_lock_is_exclusive_within_one_process(tmp_path):
