@@ -19,7 +19,7 @@ import dinosr_espnet.espnet.task  # noqa: F401  (registers the "tristage" schedu
 from dinosr_espnet.espnet import update_schedule
 from dinosr_espnet.espnet.asr_encoder import DinoSREncoder, read_pretrain_dinosr_conf
 from dinosr_espnet.espnet.data_checks import DinoSRPreprocessor
-from dinosr_espnet.espnet.run_guard import guarded_run
+from dinosr_espnet.espnet.run_guard import guarded_run, one_line_errors_in_spawned_worker
 from dinosr_espnet.espnet.trainer import DinoSRTrainer
 from dinosr_espnet.model.config import DinoSRConfig
 
@@ -73,11 +73,12 @@ class DinoSRASRTask(ASRTask):
     def main_worker(cls, args: argparse.Namespace) -> None:
         """Derive the epoch length from ``updates_per_epoch``, then run ESPnet's worker under
         the experiment lock (and the launcher watch)."""
-        update_schedule.resolve(args)
-        update_schedule.check_against_lr_schedule(args)
-        rank0 = not args.distributed or args.dist_rank == 0
-        with guarded_run(args.output_dir, rank0, args.exit_with_launcher):
-            super().main_worker(args)
+        with one_line_errors_in_spawned_worker(args.dist_rank):
+            update_schedule.resolve(args)
+            update_schedule.check_against_lr_schedule(args)
+            rank0 = not args.distributed or args.dist_rank == 0
+            with guarded_run(args.output_dir, rank0, args.exit_with_launcher):
+                super().main_worker(args)
 
     @classmethod
     def build_preprocess_fn(cls, args: argparse.Namespace, train: bool

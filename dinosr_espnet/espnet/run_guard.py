@@ -124,3 +124,21 @@ def guarded_run(output_dir: Path, rank0: bool, exit_with_launcher: bool) -> Iter
         if exit_with_launcher:
             stack.enter_context(LauncherWatch())
         yield
+
+
+@contextlib.contextmanager
+def one_line_errors_in_spawned_worker(rank: Optional[int]) -> Iterator[None]:
+    """In a worker spawned by ESPnet's ``--multiprocessing_distributed`` mode, print a user
+    error (``ValueError``/``FileNotFoundError``) as one line and exit 1 instead of a traceback
+    (the parent then reports which process stopped). Elsewhere errors pass through."""
+    import multiprocessing
+    import sys
+
+    if multiprocessing.parent_process() is None:
+        yield
+        return
+    try:
+        yield
+    except (ValueError, FileNotFoundError) as e:
+        print(f"error (training process {rank}): {e}", file=sys.stderr, flush=True)
+        sys.exit(1)

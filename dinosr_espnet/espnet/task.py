@@ -23,7 +23,7 @@ from dinosr_espnet.espnet.data_checks import (
     speech_length_files,
 )
 from dinosr_espnet.espnet.model import ESPnetDinoSRModel
-from dinosr_espnet.espnet.run_guard import guarded_run
+from dinosr_espnet.espnet.run_guard import guarded_run, one_line_errors_in_spawned_worker
 from dinosr_espnet.espnet.scheduler import TriStageLR
 from dinosr_espnet.espnet.teacher_step import register_teacher_step
 from dinosr_espnet.espnet.trainer import DinoSRTrainer
@@ -127,6 +127,11 @@ class DinoSRTask(AbsTask):
     def main_worker(cls, args: argparse.Namespace) -> None:
         """Check the run set-up, derive the epoch length from ``updates_per_epoch``, then
         hand over to ESPnet's worker under the experiment lock (and the launcher watch)."""
+        with one_line_errors_in_spawned_worker(args.dist_rank):
+            cls._checked_main_worker(args)
+
+    @classmethod
+    def _checked_main_worker(cls, args: argparse.Namespace) -> None:
         if args.ngpu > 1 and not args.distributed:
             raise ValueError(
                 f"--ngpu {args.ngpu} without --multiprocessing_distributed true would use "

@@ -101,3 +101,27 @@ def test_launcher_chain_stops_at_the_process_group():
     finally:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
+
+
+SPAWNED = """
+import multiprocessing, sys
+from dinosr_espnet.espnet.run_guard import one_line_errors_in_spawned_worker
+
+def worker():
+    with one_line_errors_in_spawned_worker(3):
+        raise ValueError("exp/x is in use by another trainer")
+
+if __name__ == "__main__":
+    p = multiprocessing.get_context("spawn").Process(target=worker)
+    p.start(); p.join()
+    sys.exit(p.exitcode)
+"""
+
+
+def test_spawned_worker_user_error_is_one_line(tmp_path):
+    script = tmp_path / "spawned.py"
+    script.write_text(SPAWNED)
+    proc = subprocess.run([sys.executable, str(script)], cwd=REPO, capture_output=True,
+                          text=True, timeout=120, env=dict(os.environ, PYTHONPATH=str(REPO)))
+    assert proc.returncode == 1
+    assert proc.stderr.strip() == "error (training process 3): exp/x is in use by another trainer"
