@@ -106,9 +106,9 @@ def load_training_state(path: PathLike, map_location: Any = "cpu") -> dict[str, 
         return torch.load(path, map_location=map_location, weights_only=False)
     except (EOFError, RuntimeError, pickle.UnpicklingError, zipfile.BadZipFile,
             AttributeError, ValueError) as e:
-        reason = str(e).splitlines()[0] if str(e) else type(e).__name__
+        reason = (str(e).splitlines() or [type(e).__name__])[0].split(". ")[0]
         raise CorruptCheckpointError(
-            f"{path}: not a readable checkpoint ({reason}); it was probably cut short by a kill "
-            "or a full disk while being saved by an older version: move it away to resume "
-            "from an earlier copy, or to restart the run from scratch"
+            f"{path}: not a readable checkpoint ({reason}); it was cut short while being "
+            "written or copied: move it away and rerun to resume from the other checkpoint "
+            "if there is one (or restore a copy), otherwise the run restarts from scratch"
         ) from None

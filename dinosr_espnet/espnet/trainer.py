@@ -140,7 +140,7 @@ class DinoSRTrainer(Trainer):
                scaler: Optional[Any], ngpu: int = 0, strict: bool = True) -> None:
         """ESPnet's epoch-end resume; an unreadable checkpoint gives one line naming it."""
         states = load_training_state(checkpoint, _map_location(ngpu))
-        model.load_state_dict(states["model"], strict=strict)
+        _load_model_state(model, states["model"], checkpoint, strict)
         reporter.load_state_dict(states["reporter"])
         _load_optimization_states(states, optimizers, schedulers, scaler)
         logger.info("The training was resumed using %s", checkpoint)
@@ -195,6 +195,16 @@ class DinoSRTrainer(Trainer):
 
 def _map_location(ngpu: int) -> str:
     return f"cuda:{torch.cuda.current_device()}" if ngpu > 0 else "cpu"
+
+
+def _load_model_state(model: torch.nn.Module, state: dict, path: Any, strict: bool) -> None:
+    try:
+        model.load_state_dict(state, strict=strict)
+    except RuntimeError as e:
+        first = str(e).splitlines()[1 if len(str(e).splitlines()) > 1 else 0].strip()
+        raise ValueError(
+            f"{path} does not fit the model of this config ({first}): resume with the config "
+            "it was trained with, or give another --output_dir") from None
 
 
 def _load_optimization_states(states: dict, optimizers: Sequence[torch.optim.Optimizer],
@@ -271,7 +281,7 @@ def _restore_mid_epoch(states: dict, model: torch.nn.Module,
                        optimizers: Sequence[torch.optim.Optimizer], schedulers: Sequence[Any],
                        scaler: Optional[Any], reporter: SubReporter,
                        distributed_option: DistributedOption) -> tuple[int, dict]:
-    unwrap(model).load_state_dict(states["model"])
+    _load_model_state(unwrap(model), states["model"], MID_EPOCH_CHECKPOINT, True)
     _load_optimization_states(states, optimizers, schedulers, scaler)
     mid = states["mid_epoch"]
     train = mid["train_stats"]

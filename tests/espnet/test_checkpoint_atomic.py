@@ -96,7 +96,7 @@ def test_unreadable_checkpoint_is_one_line(tiny_data, tmp_path):
     errors = [line for line in proc.stderr.splitlines() if line.startswith("dinosr_train: error")]
     assert len(errors) == 1, proc.stderr[-3000:]
     assert f"{out / 'checkpoint.pth'}: not a readable checkpoint" in errors[0]
-    assert "move it away" in errors[0]
+    assert "central directory); it was cut short" in errors[0] and "move it away" in errors[0]
     assert "Traceback" not in proc.stderr
 
 
@@ -133,3 +133,13 @@ def test_atomic_torch_saves_is_scoped_and_replaces_links(tmp_path):
     atomic_symlink("2epoch.pth", tmp_path / "latest.pth")
     assert os.readlink(tmp_path / "latest.pth") == "2epoch.pth"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["1epoch.pth", "latest.pth"]
+
+
+def test_checkpoint_of_another_model_is_named(tmp_path):
+    from dinosr_espnet.espnet.trainer import DinoSRTrainer
+
+    path = tmp_path / "checkpoint.pth"
+    torch.save({"model": {"weight": torch.zeros(3, 3)}, "reporter": {}}, path)
+    with pytest.raises(ValueError, match=rf"^{path} does not fit the model of this config "
+                                         r"\(Missing key\(s\) in state_dict: \"bias\""):
+        DinoSRTrainer.resume(path, torch.nn.Linear(2, 2), None, [], [], None)
