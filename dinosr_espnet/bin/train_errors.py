@@ -13,6 +13,8 @@ from typing import Callable, Sequence
 
 from torch.multiprocessing import ProcessExitedException
 
+from dinosr_espnet.espnet.run_guard import user_error_line
+
 
 def run_training(main: Callable[[list[str]], None], prog: str, argv: Sequence[str]) -> int:
     """Call ``main(argv)``; return 0, or 1 after printing a user error as one line."""
@@ -25,7 +27,7 @@ def run_training(main: Callable[[list[str]], None], prog: str, argv: Sequence[st
     except (ValueError, FileNotFoundError) as e:
         if debug:
             raise
-        print(f"{prog}: error: {e}", file=sys.stderr)
+        print(f"{prog}: error: {user_error_line(e)}", file=sys.stderr)
         return 1
     except ProcessExitedException as e:
         if debug:

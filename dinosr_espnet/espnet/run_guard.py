@@ -126,6 +126,16 @@ def guarded_run(output_dir: Path, rank0: bool, exit_with_launcher: bool) -> Iter
         yield
 
 
+def user_error_line(error: BaseException) -> str:
+    """The message of a user error on one line. An error raised in a data-loader worker
+    arrives re-raised with the worker's traceback in its message: keep its last line only."""
+    text = str(error)
+    if "Original Traceback" in text:
+        last = [line for line in text.splitlines() if line.strip()][-1]
+        return last.split(": ", 1)[1] if last.startswith(type(error).__name__ + ": ") else last
+    return " ".join(text.split("\n"))
+
+
 @contextlib.contextmanager
 def one_line_errors_in_spawned_worker(rank: Optional[int]) -> Iterator[None]:
     """In a worker spawned by ESPnet's ``--multiprocessing_distributed`` mode, print a user
@@ -140,5 +150,6 @@ def one_line_errors_in_spawned_worker(rank: Optional[int]) -> Iterator[None]:
     try:
         yield
     except (ValueError, FileNotFoundError) as e:
-        print(f"error (training process {rank}): {e}", file=sys.stderr, flush=True)
+        print(f"error (training process {rank}): {user_error_line(e)}", file=sys.stderr,
+              flush=True)
         sys.exit(1)

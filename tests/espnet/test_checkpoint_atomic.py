@@ -143,3 +143,21 @@ def test_checkpoint_of_another_model_is_named(tmp_path):
     with pytest.raises(ValueError, match=rf"^{path} does not fit the model of this config "
                                          r"\(Missing key\(s\) in state_dict: \"bias\""):
         DinoSRTrainer.resume(path, torch.nn.Linear(2, 2), None, [], [], None)
+
+
+def test_launcher_prints_a_data_error_as_one_line(tmp_path, capsys):
+    """A 0-sample utterance: exit status 1 and one line naming it; --debug re-raises."""
+    from dinosr_espnet.bin.dinosr_train import cli
+    from espnet_audio import write_data_dir
+
+    train = write_data_dir(tmp_path / "train", [0.5, 0.5], 0, "ok")
+    with open(train / "wav.scp", "a") as scp, open(train / "speech_shape", "a") as shape:
+        scp.write(f"empty_utt {train / 'ok000.wav'}\n")
+        shape.write("empty_utt 0\n")
+    argv = train_cmd({"train": train, "dev": train}, tmp_path / "exp")
+    assert cli(argv) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 2 and err[0].startswith("/")  # ESPnet echoes the command line first
+    assert err[1].startswith("dinosr_train: error: ") and "'empty_utt'" in err[1]
+    with pytest.raises(ValueError, match="empty_utt"):
+        cli(argv + ["--debug"])

@@ -125,3 +125,13 @@ def test_spawned_worker_user_error_is_one_line(tmp_path):
                           text=True, timeout=120, env=dict(os.environ, PYTHONPATH=str(REPO)))
     assert proc.returncode == 1
     assert proc.stderr.strip() == "error (training process 3): exp/x is in use by another trainer"
+
+
+def test_data_loader_worker_error_keeps_its_last_line():
+    from dinosr_espnet.espnet.run_guard import user_error_line
+
+    wrapped = ValueError("Caught ValueError in DataLoader worker process 0.\nOriginal Traceback "
+                         "(most recent call last):\n  File \"x.py\", line 1, in f\nValueError: "
+                         "utterance 'u1' has 0 samples, fewer than the CNN needs\n")
+    assert user_error_line(wrapped) == "utterance 'u1' has 0 samples, fewer than the CNN needs"
+    assert user_error_line(ValueError("a\nb")) == "a b"
