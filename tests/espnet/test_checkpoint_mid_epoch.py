@@ -28,9 +28,8 @@ def uninterrupted(tiny_data, tmp_path_factory) -> Path:
     return out
 
 
-def test_resume_from_mid_epoch_is_bit_identical(uninterrupted, tiny_data, tmp_path,
-                                                monkeypatch):
-    out = tmp_path / "exp"
+def kill_after_mid_epoch_save(out: Path, cmd: list[str], monkeypatch) -> list:
+    """Run ``cmd`` until just after the mid-epoch save of epoch 2 after 4 batches."""
     saves = []
     original = trainer_module._save_mid_epoch
 
@@ -44,27 +43,53 @@ def test_resume_from_mid_epoch_is_bit_identical(uninterrupted, tiny_data, tmp_pa
 
     monkeypatch.setattr(trainer_module, "_save_mid_epoch", save_then_die)
     with pytest.raises(Killed):
-        run_train(train_cmd(tiny_data, out, *COMMON))
-    assert saves == [(1, 2), (1, 4), (2, 2), (2, 4)]  # never at an epoch end
-    mid = torch.load(out / MID_EPOCH_CHECKPOINT, weights_only=False)  # holds RNG states
-    assert mid["mid_epoch"]["epoch"] == 2 and mid["mid_epoch"]["batches_done"] == 4
-    assert int(mid["model"]["dinosr.num_updates"]) == 3 + 2
-    assert load_checkpoint(out / "checkpoint.pth")["reporter"]["epoch"] == 1
+        run_train(cmd)
     monkeypatch.undo()
+    return saves
 
-    run_train(train_cmd(tiny_data, out, *COMMON, "--resume", "true"))
+
+def assert_same_final_states(out: Path, reference: Path) -> None:
     resumed, full = load_checkpoint(out / "checkpoint.pth"), load_checkpoint(
-        uninterrupted / "checkpoint.pth")
+        reference / "checkpoint.pth")
     assert int(resumed["model"]["dinosr.num_updates"]) == 6
     for key in ("model", "optimizers", "schedulers"):
         assert_same_states(resumed[key], full[key], key)
     assert_same_states(load_state_dict(out / "2epoch.pth"),
-                       load_state_dict(uninterrupted / "2epoch.pth"))
+                       load_state_dict(reference / "2epoch.pth"))
     # the epoch's train statistics include the 4 batches done before the kill
     r, f = resumed["reporter"]["stats"][2]["train"], full["reporter"]["stats"][2]["train"]
     assert r["total_count"] == f["total_count"] == 12
     assert r["loss"] == pytest.approx(f["loss"], rel=1e-12)
     assert not (out / MID_EPOCH_CHECKPOINT).exists()  # removed once the run has ended
+
+
+def test_resume_from_mid_epoch_is_bit_identical(uninterrupted, tiny_data, tmp_path,
+                                                monkeypatch):
+    out = tmp_path / "exp"
+    cmd = train_cmd(tiny_data, out, *COMMON)
+    saves = kill_after_mid_epoch_save(out, cmd, monkeypatch)
+    assert saves == [(1, 2), (1, 4), (2, 2), (2, 4)]  # never at an epoch end
+    mid = torch.load(out / MID_EPOCH_CHECKPOINT, weights_only=False)  # holds RNG states
+    assert mid["mid_epoch"]["epoch"] == 2 and mid["mid_epoch"]["batches_done"] == 4
+    assert int(mid["model"]["dinosr.num_updates"]) == 3 + 2
+    assert load_checkpoint(out / "checkpoint.pth")["reporter"]["epoch"] == 1
+
+    run_train(cmd + ["--resume", "true"])
+    assert_same_final_states(out, uninterrupted)
+
+
+@pytest.mark.slow
+def test_resume_with_data_loader_workers_is_bit_identical(tiny_data, tmp_path, monkeypatch):
+    """With a worker process the skipped batches are replayed: crops drawn in the worker
+    match the uninterrupted run."""
+    workers = ("--num_workers", "1")
+    reference = tmp_path / "full"
+    run_train(train_cmd(tiny_data, reference, *COMMON, *workers))
+    out = tmp_path / "exp"
+    cmd = train_cmd(tiny_data, out, *COMMON, *workers)
+    kill_after_mid_epoch_save(out, cmd, monkeypatch)
+    run_train(cmd + ["--resume", "true"])
+    assert_same_final_states(out, reference)
 
 
 def test_stale_mid_epoch_checkpoint_is_ignored(uninterrupted, tiny_data, tmp_path):
