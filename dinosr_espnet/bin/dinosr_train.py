@@ -3,8 +3,10 @@
 Takes every ESPnet training option (``--config``, ``--train_data_path_and_name_and_type``,
 ``--valid_data_path_and_name_and_type``, ``--output_dir``, ``--resume``, ``--ngpu``,
 ``--multiprocessing_distributed``, ``--accum_grad``, ``--seed``, ...) plus the DinoSR task
-options (``--model_conf``, ``--fs``, ``--max_sample_size``, ``--crop_to_shortest``,
-``--collapse_loss_threshold``). Run with ``--help`` for the full list.
+options (``--model_conf``, ``--fs``, ``--updates_per_epoch``, ``--max_sample_size``,
+``--crop_to_shortest``, ``--collapse_loss_threshold``) and the trainer's
+(``--save_every_updates``, ``--exit_with_launcher``; docs/checkpoints.md). Run with
+``--help`` for the full list; ``--debug`` shows tracebacks instead of one-line errors.
 
 Example (tiny model on CPU)::
 
