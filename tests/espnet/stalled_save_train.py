@@ -26,7 +26,7 @@ def main() -> int:
     seen = []
 
     def stalling_save(obj, f, *args, **kwargs):
-        if not Path(f.name).name.startswith(f".{name}."):
+        if not Path(str(getattr(f, "name", ""))).name.startswith(f".{name}."):
             return real_save(obj, f, *args, **kwargs)
         seen.append(name)
         if len(seen) < stall_at:
