@@ -75,3 +75,17 @@ def test_tiny_run_makes_the_scheduled_updates(accum_grad, tiny_data, tmp_path):
     lr = ckpt["optimizers"][0]["param_groups"][0]["lr"]
     assert lr == pytest.approx(0.002 * 0.05)  # peak × final_lr_scale of conf/pretrain_tiny.yaml
     assert ckpt["reporter"]["stats"][2]["train"]["total_count"] == 6 * accum_grad
+
+
+@pytest.mark.parametrize("name", ["finetune_10m", "finetune_1h", "finetune_10h",
+                                  "finetune_100h"])
+def test_finetune_configs_count_updates_whatever_accum_grad(name):
+    from dinosr_espnet.espnet.asr_task import DinoSRASRTask
+
+    config = REPO / "conf" / f"{name}.yaml"
+    for accum_grad in (1, 2, 8):
+        args = DinoSRASRTask.get_parser().parse_args(
+            ["--config", str(config), "--accum_grad", str(accum_grad)])
+        update_schedule.resolve(args)
+        assert args.num_iters_per_epoch == args.updates_per_epoch * accum_grad
+        assert update_schedule.total_updates(args) == args.scheduler_conf["max_steps"]
