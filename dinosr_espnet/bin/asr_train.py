@@ -3,7 +3,9 @@
 ESPnet's ``asr_train`` with ``DinoSRASRTask``: every ESPnet ASR option (``--config``,
 ``--token_list``, ``--train_data_path_and_name_and_type``, ``--init_param``, ``--resume``,
 ``--ngpu``, ``--multiprocessing_distributed``, ``--accum_grad``, ...) plus ``encoder: dinosr``
-and the ``tristage`` scheduler. Run with ``--help`` for the full list.
+and the ``tristage`` scheduler, ``--updates_per_epoch``, ``--save_every_updates`` and
+``--exit_with_launcher`` (docs/checkpoints.md). Run with ``--help`` for the full list;
+``--debug`` shows tracebacks instead of one-line errors.
 
 Example (fine-tune a pretrained model on 10 h, see docs/finetuning.md)::
 
@@ -39,8 +41,11 @@ def main(cmd: Optional[Sequence[str]] = None) -> None:
 
 
 def cli(argv: Optional[Sequence[str]] = None) -> int:
-    """Console entry point: ``main`` with one-line user errors (``--debug``: traceback)."""
-    return run_guarded(main, argv)
+    """Console entry point: ``main`` with one-line user errors (bad config, data or checkpoint,
+    a locked experiment, a training process that stopped); ``--debug`` shows the traceback."""
+    from torch.multiprocessing import ProcessExitedException
+
+    return run_guarded(main, argv, user_errors=(ProcessExitedException,))
 
 
 if __name__ == "__main__":

@@ -19,6 +19,8 @@ import sys
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
+from dinosr_espnet.user_errors import one_line
+
 DEBUG_FLAG = "--debug"
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 USER_ERRORS: tuple[type[BaseException], ...] = (
@@ -47,14 +49,6 @@ def tool_name(func: Callable) -> str:
         spec = getattr(sys.modules["__main__"], "__spec__", None)
         module = spec.name if spec is not None else Path(sys.argv[0]).stem
     return module.rsplit(".", 1)[-1]
-
-
-def one_line(error: BaseException) -> str:
-    """The message of ``error`` on one line (a KeyError's without the quotes)."""
-    text = str(error.args[0] if isinstance(error, KeyError) and error.args else error)
-    parts = [line.strip() for line in text.splitlines() if line.strip()] or [type(error).__name__]
-    return parts[0] + "".join((" " if prev.endswith(":") else "; ") + part
-                              for prev, part in zip(parts, parts[1:]))
 
 
 def guarded(name: str, call: Callable[[], object], debug: bool = False,

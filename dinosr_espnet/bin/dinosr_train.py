@@ -3,8 +3,10 @@
 Takes every ESPnet training option (``--config``, ``--train_data_path_and_name_and_type``,
 ``--valid_data_path_and_name_and_type``, ``--output_dir``, ``--resume``, ``--ngpu``,
 ``--multiprocessing_distributed``, ``--accum_grad``, ``--seed``, ...) plus the DinoSR task
-options (``--model_conf``, ``--fs``, ``--max_sample_size``, ``--crop_to_shortest``, the
-health monitor's ``--health_*``). Run with ``--help`` for the full list.
+options (``--model_conf``, ``--fs``, ``--updates_per_epoch``, ``--max_sample_size``,
+``--crop_to_shortest``, the health monitor's ``--health_*``; docs/training_checks.md) and the
+trainer's (``--save_every_updates``, ``--exit_with_launcher``; docs/checkpoints.md). Run with
+``--help`` for the full list; ``--debug`` shows tracebacks instead of one-line errors.
 
 Example (tiny model on CPU)::
 
@@ -38,8 +40,11 @@ def main(cmd: Optional[Sequence[str]] = None) -> None:
 
 
 def cli(argv: Optional[Sequence[str]] = None) -> int:
-    """Console entry point: ``main`` with one-line user errors (``--debug``: traceback)."""
-    return run_guarded(main, argv)
+    """Console entry point: ``main`` with one-line user errors (bad config, data or checkpoint,
+    a locked experiment, a training process that stopped); ``--debug`` shows the traceback."""
+    from torch.multiprocessing import ProcessExitedException
+
+    return run_guarded(main, argv, user_errors=(ProcessExitedException,))
 
 
 if __name__ == "__main__":

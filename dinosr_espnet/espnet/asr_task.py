@@ -16,8 +16,11 @@ from espnet2.tasks.asr import ASRTask, encoder_choices
 from torch.utils.hooks import RemovableHandle
 
 import dinosr_espnet.espnet.task  # noqa: F401  (registers the "tristage" scheduler)
+from dinosr_espnet.espnet import update_schedule
 from dinosr_espnet.espnet.asr_encoder import DinoSREncoder, read_pretrain_dinosr_conf
 from dinosr_espnet.espnet.data_checks import DinoSRPreprocessor
+from dinosr_espnet.espnet.run_guard import guarded_run, one_line_errors_in_spawned_worker
+from dinosr_espnet.espnet.trainer import DinoSRTrainer
 from dinosr_espnet.model.config import DinoSRConfig
 
 encoder_choices.classes["dinosr"] = DinoSREncoder
@@ -53,7 +56,10 @@ class CheckedPreprocessor:
 
 
 class DinoSRASRTask(ASRTask):
-    """ESPnet ASR (all its options) plus DinoSR fine-tuning support (spec §7)."""
+    """ESPnet ASR (all its options) plus DinoSR fine-tuning support (spec §7), trained by
+    ``DinoSRTrainer`` (atomic and mid-epoch checkpoints) under the experiment lock."""
+
+    trainer = DinoSRTrainer
 
     @classmethod
     def add_task_arguments(cls, parser: argparse.ArgumentParser) -> None:
@@ -61,6 +67,18 @@ class DinoSRASRTask(ASRTask):
         group = parser.add_argument_group(description="DinoSR fine-tuning related")
         group.add_argument("--fs", type=int, default=16000,
                            help="Required sample rate of the audio in Hz (encoder: dinosr)")
+        update_schedule.add_arguments(group)
+
+    @classmethod
+    def main_worker(cls, args: argparse.Namespace) -> None:
+        """Derive the epoch length from ``updates_per_epoch``, then run ESPnet's worker under
+        the experiment lock (and the launcher watch)."""
+        with one_line_errors_in_spawned_worker(args.dist_rank):
+            update_schedule.resolve(args)
+            update_schedule.check_against_lr_schedule(args)
+            rank0 = not args.distributed or args.dist_rank == 0
+            with guarded_run(args.output_dir, rank0, args.exit_with_launcher):
+                super().main_worker(args)
 
     @classmethod
     def check_task_options(cls, args: argparse.Namespace) -> None:

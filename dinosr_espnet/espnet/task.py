@@ -14,16 +14,18 @@ import torch
 import torch.distributed as dist
 from espnet2.tasks import abs_task
 from espnet2.tasks.abs_task import AbsTask
-from espnet2.train.trainer import Trainer
 from espnet2.utils.nested_dict_action import NestedDictAction
 from espnet2.utils.types import int_or_none, str2bool
 
+from dinosr_espnet.espnet import update_schedule
 from dinosr_espnet.espnet.collate import DinoSRCollateFn
 from dinosr_espnet.espnet.data_checks import DinoSRPreprocessor, check_speech_lengths
 from dinosr_espnet.espnet.health import HealthConfig
 from dinosr_espnet.espnet.model import ESPnetDinoSRModel
+from dinosr_espnet.espnet.run_guard import guarded_run, one_line_errors_in_spawned_worker
 from dinosr_espnet.espnet.scheduler import TriStageLR
 from dinosr_espnet.espnet.teacher_step import register_teacher_step
+from dinosr_espnet.espnet.trainer import DinoSRTrainer
 from dinosr_espnet.model.config import DinoSRConfig
 
 abs_task.scheduler_classes["tristage"] = TriStageLR
@@ -42,7 +44,7 @@ class DinoSRTask(AbsTask):
 
     num_optimizers: int = 1
     class_choices_list = []
-    trainer = Trainer
+    trainer = DinoSRTrainer
 
     @classmethod
     def add_task_arguments(cls, parser: argparse.ArgumentParser) -> None:
@@ -53,6 +55,7 @@ class DinoSRTask(AbsTask):
         )
         group.add_argument("--fs", type=int, default=16000,
                            help="Required sample rate of the audio in Hz")
+        update_schedule.add_arguments(group)
         group.add_argument(
             "--max_sample_size", type=int_or_none, default=320000,
             help="Cap on the cropped length of a batch in samples (release: 20 s)",
@@ -156,7 +159,13 @@ class DinoSRTask(AbsTask):
 
     @classmethod
     def main_worker(cls, args: argparse.Namespace) -> None:
-        """Check the run set-up, then hand over to ESPnet's worker."""
+        """Check the run set-up, derive the epoch length from ``updates_per_epoch``, then
+        hand over to ESPnet's worker under the experiment lock (and the launcher watch)."""
+        with one_line_errors_in_spawned_worker(args.dist_rank):
+            cls._checked_main_worker(args)
+
+    @classmethod
+    def _checked_main_worker(cls, args: argparse.Namespace) -> None:
         if args.ngpu > 1 and not args.distributed:
             raise ValueError(
                 f"--ngpu {args.ngpu} without --multiprocessing_distributed true would use "
@@ -168,4 +177,8 @@ class DinoSRTask(AbsTask):
         entries = list(args.train_data_path_and_name_and_type or [])
         entries += list(args.valid_data_path_and_name_and_type or [])
         check_speech_lengths(entries, shape_files, cfg.receptive_field)
-        super().main_worker(args)
+        update_schedule.resolve(args)
+        update_schedule.check_against_lr_schedule(args)
+        rank0 = not args.distributed or args.dist_rank == 0
+        with guarded_run(args.output_dir, rank0, args.exit_with_launcher):
+            super().main_worker(args)

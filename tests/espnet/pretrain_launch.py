@@ -1,8 +1,11 @@
-"""Helpers for the ESPnet pretraining tests: config path and an in-process launcher."""
+"""Helpers for the ESPnet pretraining tests: config path, an in-process launcher and a
+bit-exact comparison of saved training states."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
+
+import torch
 
 REPO = Path(__file__).resolve().parents[2]
 TINY_CONFIG = REPO / "conf" / "pretrain_tiny.yaml"
@@ -26,3 +29,19 @@ def run_train(cmd: Sequence[str]) -> None:
     from dinosr_espnet.bin.dinosr_train import main
 
     main(list(cmd))
+
+
+def assert_same_states(a: Any, b: Any, path: str = "") -> None:
+    """Nested dicts/lists of tensors and plain values are equal bit for bit."""
+    if isinstance(a, torch.Tensor):
+        assert torch.equal(a, b), path
+    elif isinstance(a, dict):
+        assert a.keys() == b.keys(), path
+        for k in a:
+            assert_same_states(a[k], b[k], f"{path}/{k}")
+    elif isinstance(a, (list, tuple)):
+        assert len(a) == len(b), path
+        for i, (x, y) in enumerate(zip(a, b)):
+            assert_same_states(x, y, f"{path}/{i}")
+    else:
+        assert a == b, path

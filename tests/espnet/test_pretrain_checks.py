@@ -69,7 +69,8 @@ def test_configs_are_valid():
     assert base["optim_conf"] == {"lr": 0.0005, "betas": [0.9, 0.98], "eps": 1e-6,
                                   "weight_decay": 0.01}
     assert base["scheduler_conf"]["max_steps"] == 400000
-    assert base["max_epoch"] * base["num_iters_per_epoch"] // base["accum_grad"] == 400000
+    assert "num_iters_per_epoch" not in base  # derived from updates_per_epoch × accum_grad
+    assert base["max_epoch"] * base["updates_per_epoch"] == 400000
     tiny = yaml.safe_load(TINY_CONFIG.read_text())
     assert DinoSRConfig.from_dict(tiny["model_conf"]).receptive_field == 85
 

@@ -48,7 +48,7 @@ def test_tiny_run_learns_and_writes_checkpoints(full_run):
 def test_resume_continues_exactly(full_run, tiny_data, tmp_path, monkeypatch):
     """Stop after epoch 1, resume to epoch 2: restored state equals the checkpoint, and the
     result equals epoch 2 of the uninterrupted run bit for bit."""
-    from espnet2.train.trainer import Trainer
+    from dinosr_espnet.espnet.trainer import DinoSRTrainer
 
     full, _ = full_run
     out = tmp_path / "exp"
@@ -58,14 +58,14 @@ def test_resume_continues_exactly(full_run, tiny_data, tmp_path, monkeypatch):
     shutil.copy(out / "checkpoint.pth", saved)
 
     restored = {}
-    original = Trainer.resume
+    original = DinoSRTrainer.resume
 
     def spy(checkpoint, model, *args, **kwargs):
         original(checkpoint, model, *args, **kwargs)
         restored.update({k: v.clone() for k, v in model.state_dict().items()})
         restored["_updates"] = model.dinosr._updates
 
-    monkeypatch.setattr(Trainer, "resume", staticmethod(spy))
+    monkeypatch.setattr(DinoSRTrainer, "resume", staticmethod(spy))
     run_train(train_cmd(tiny_data, out, "--max_epoch", "2", "--resume", "true", *common))
 
     ckpt = load_checkpoint(saved)["model"]
