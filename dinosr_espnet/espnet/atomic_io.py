@@ -1,52 +1,24 @@
-"""Atomic file writes for everything a resume depends on, and a checkpoint reader whose
+"""Atomic checkpoint writes for everything a resume depends on, and a checkpoint reader whose
 errors name the file.
 
-A file is written to a temporary name in its own directory, flushed and fsynced, then renamed
-over the target (``os.replace`` is atomic on POSIX), and the directory is fsynced: a kill at any
-moment leaves either the old complete file or the new complete file, never a truncated one.
+Checkpoints go through ``data.atomic.atomic_open`` (temporary file in the same directory,
+fsync, rename, directory fsync): a kill at any moment leaves either the old complete file or
+the new complete file, never a truncated one.
 """
 from __future__ import annotations
 
 import contextlib
 import os
 import pickle
-import tempfile
 import zipfile
 from pathlib import Path
-from typing import Any, BinaryIO, Callable, Iterator, Union
+from typing import Any, Callable, Iterator, Union
 
 import torch
 
+from dinosr_espnet.data.atomic import atomic_open
+
 PathLike = Union[str, os.PathLike]
-
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-@contextlib.contextmanager
-def atomic_open(path: PathLike, mode: str = "wb") -> Iterator[BinaryIO]:
-    """Open a temporary file next to ``path``; on success it replaces ``path`` atomically."""
-    if mode not in ("wb", "w"):
-        raise ValueError(f"atomic_open supports modes 'wb' and 'w', got {mode!r}")
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        with open(tmp, mode, **({} if "b" in mode else {"encoding": "utf-8"})) as f:
-            yield f
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    _fsync_dir(path.parent)
 
 
 def atomic_torch_save(obj: Any, path: PathLike, **kwargs: Any) -> None:

@@ -14,9 +14,9 @@ import pytest
 import torch
 
 from pretrain_launch import REPO, assert_same_states, run_train, train_cmd
+from dinosr_espnet.data.atomic import atomic_open
 from dinosr_espnet.espnet.atomic_io import (
     CorruptCheckpointError,
-    atomic_open,
     atomic_symlink,
     atomic_torch_saves,
     load_training_state,
