@@ -17,6 +17,7 @@ from torch.utils.hooks import RemovableHandle
 
 import dinosr_espnet.espnet.task  # noqa: F401  (registers the "tristage" scheduler)
 from dinosr_espnet.espnet import update_schedule
+from dinosr_espnet.espnet.atomic_io import atomic_task_writes
 from dinosr_espnet.espnet.asr_encoder import DinoSREncoder, read_pretrain_dinosr_conf
 from dinosr_espnet.espnet.data_checks import DinoSRPreprocessor
 from dinosr_espnet.espnet.run_guard import guarded_run, one_line_errors_in_spawned_worker
@@ -77,7 +78,8 @@ class DinoSRASRTask(ASRTask):
             update_schedule.resolve(args)
             update_schedule.check_against_lr_schedule(args)
             rank0 = not args.distributed or args.dist_rank == 0
-            with guarded_run(args.output_dir, rank0, args.exit_with_launcher):
+            with guarded_run(args.output_dir, rank0, args.exit_with_launcher), \
+                    atomic_task_writes():
                 super().main_worker(args)
 
     @classmethod

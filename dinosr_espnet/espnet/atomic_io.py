@@ -65,6 +65,33 @@ def atomic_torch_saves() -> Iterator[None]:
         torch.save = _ORIGINAL_TORCH_SAVE
 
 
+class _AtomicWritePath(type(Path())):
+    """A path whose ``open("w")``/``open("wb")`` replaces the whole file atomically."""
+
+    def open(self, mode: str = "r", *args: Any, **kwargs: Any) -> Any:
+        if mode in ("w", "wb") and not args:
+            return atomic_open(self, mode, **kwargs)
+        return super().open(mode, *args, **kwargs)
+
+
+@contextlib.contextmanager
+def atomic_task_writes() -> Iterator[None]:
+    """Within the block, the files ESPnet's task writes with ``Path.open("w")`` (``config.yaml``,
+    which it otherwise truncates and fills in place at every start) are written atomically.
+
+    ESPnet's ``main_worker`` builds its output paths with the ``Path`` of its own module; the
+    block gives that module a ``Path`` whose whole-file writes go through ``atomic_open``.
+    """
+    from espnet2.tasks import abs_task
+
+    original = abs_task.Path
+    abs_task.Path = _AtomicWritePath
+    try:
+        yield
+    finally:
+        abs_task.Path = original
+
+
 class CorruptCheckpointError(ValueError):
     """A checkpoint that cannot be read (truncated, empty, not a torch file)."""
 

@@ -18,6 +18,7 @@ from espnet2.utils.nested_dict_action import NestedDictAction
 from espnet2.utils.types import int_or_none, str2bool
 
 from dinosr_espnet.espnet import update_schedule
+from dinosr_espnet.espnet.atomic_io import atomic_task_writes
 from dinosr_espnet.espnet.collate import DinoSRCollateFn
 from dinosr_espnet.espnet.data_checks import DinoSRPreprocessor, check_speech_lengths
 from dinosr_espnet.espnet.health import HealthConfig
@@ -180,5 +181,6 @@ class DinoSRTask(AbsTask):
         update_schedule.resolve(args)
         update_schedule.check_against_lr_schedule(args)
         rank0 = not args.distributed or args.dist_rank == 0
-        with guarded_run(args.output_dir, rank0, args.exit_with_launcher):
+        with guarded_run(args.output_dir, rank0, args.exit_with_launcher), \
+                atomic_task_writes():
             super().main_worker(args)

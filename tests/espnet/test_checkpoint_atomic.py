@@ -158,3 +158,40 @@ def test_launcher_prints_a_data_error_as_one_line(tmp_path, caplog):
     assert "\n" not in error and "'empty_utt'" in error
     with pytest.raises(ValueError, match="empty_utt"):
         cli(argv + ["--debug"])
+
+
+def test_task_text_writes_are_atomic_only_within_the_block(tmp_path):
+    from espnet2.tasks import abs_task
+
+    from dinosr_espnet.espnet.atomic_io import atomic_task_writes
+
+    config = tmp_path / "config.yaml"
+    config.write_text("old: 1\n")
+    with atomic_task_writes():
+        with pytest.raises(RuntimeError):
+            with (abs_task.Path(tmp_path) / "config.yaml").open("w", encoding="utf-8") as f:
+                f.write("new: ")
+                raise RuntimeError("killed half-way")
+        assert config.read_text() == "old: 1\n"  # never truncated
+        with (abs_task.Path(tmp_path) / "config.yaml").open("w", encoding="utf-8") as f:
+            f.write("new: 2\n")
+        assert (abs_task.Path(tmp_path) / "config.yaml").open().read() == "new: 2\n"
+    assert abs_task.Path is Path
+    assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_training_writes_config_yaml_atomically(tiny_data, tmp_path, monkeypatch):
+    import dinosr_espnet.data.atomic as atomic
+
+    published = []
+    real_publish = atomic.publish
+
+    def spy(tmp, path, *args, **kwargs):
+        published.append(Path(path).name)
+        real_publish(tmp, path, *args, **kwargs)
+
+    monkeypatch.setattr(atomic, "publish", spy)
+    out = tmp_path / "exp"
+    run_train(train_cmd(tiny_data, out, "--max_epoch", "1", "--num_iters_per_epoch", "1"))
+    assert "config.yaml" in published and "checkpoint.pth" in published
+    assert "1epoch.pth" in published
