@@ -45,11 +45,18 @@ def _split_line(line: str, where: str) -> tuple[str, str]:
     return parts[0], parts[1]
 
 
+def _load_npy(path: Path) -> np.ndarray:
+    try:
+        return np.load(path)
+    except (ValueError, OSError, EOFError) as err:
+        raise ValueError(f"{path}: not a readable .npy array ({err})") from None
+
+
 def read_units(path: PathLike) -> dict[str, np.ndarray]:
     """Units per utterance from a ``uid<TAB>u1 u2 ...`` text file or a directory of ``.npy``."""
     path = Path(path)
     if path.is_dir():
-        units = {p.stem: np.load(p) for p in sorted(path.glob("*.npy"))}
+        units = {p.stem: _load_npy(p) for p in sorted(path.glob("*.npy"))}
         if not units:
             raise ValueError(f"{path}: no <uid>.npy unit files")
         for uid, values in units.items():

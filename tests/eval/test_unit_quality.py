@@ -74,6 +74,9 @@ def test_formats(tmp_path):
     assert read_units(tmp_path / "npy")["a"].tolist() == [1, 2]
     (tmp_path / "stress.txt").write_text("u\tAH0 AH1,B\n")
     assert read_phone_labels(tmp_path / "stress.txt", strip_stress=True)["u"] == ["AH", "AH", "B"]
+    (tmp_path / "npy" / "b.npy").write_text("not an array")
+    with pytest.raises(ValueError, match="b.npy: not a readable .npy array"):
+        read_units(tmp_path / "npy")
     (tmp_path / "bad.txt").write_text("u\t1 x 3\n")
     with pytest.raises(ValueError, match="bad.txt:1"):
         read_units(tmp_path / "bad.txt")
