@@ -127,3 +127,11 @@ def test_score_cli_babel_cer(tmp_path, capsys):
     assert "swahili_dev: CER 0.00% (S=0 D=0 I=0 N=23;" in capsys.readouterr().out
     assert score.main(common + ["--keep-markup"]) == 0
     assert "CER 58.93% (S=0 D=33 I=0 N=56;" in capsys.readouterr().out
+
+
+def test_babel_recipe_scores_with_markup_removed():
+    root = Path(__file__).resolve().parents[2]
+    assert (root / "egs/babel/asr1/asr.sh").resolve() == (root / "egs/TEMPLATE/asr1/asr.sh").resolve()
+    recipe = (root / "egs/TEMPLATE/asr1/asr.sh").read_text()
+    assert "dinosr_espnet.bin.score" in recipe and "dinosr_espnet.bin.tune_lm" in recipe
+    assert "--keep-markup" not in recipe and "--case-sensitive" not in recipe  # ESPnet-style defaults
