@@ -14,7 +14,6 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-_MASK32 = np.uint64(0xFFFFFFFF)
 _FLOYD_MAX_POPULATION = 10_000
 _INIT_A, _MULT_A = 0x43B0D7E5, 0x931E8875
 _INIT_B, _MULT_B = 0x8B51F9DD, 0x58F38DED
@@ -38,7 +37,7 @@ def _hashmix(value, const):
 
 @numba.njit(cache=True)
 def _mix(x, y):
-    result = _u32(_u32(np.uint64(_MIX_L) * x) - _u32(np.uint64(_MIX_R) * y) + np.uint64(1 << 32))
+    result = _u32(np.uint64(_MIX_L) * x - np.uint64(_MIX_R) * y)  # uint64 wraps: exact mod 2**32
     return result ^ (result >> np.uint64(16))
 
 
