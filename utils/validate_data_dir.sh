@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
 # Check that a Kaldi data dir is well formed; exit 1 with a message naming the file and the
-# first offending id otherwise.
-# Checks: utt2spk, spk2utt, wav.scp, text exist (see options); every file is sorted in C
-# order with unique keys; utt2spk and spk2utt agree; text, segments (or wav.scp),
-# utt2num_samples and utt2dur hold exactly the utterances of utt2spk; every transcript is
-# non-empty valid UTF-8; segments have 0 <= start < end and name recordings of wav.scp;
-# utt2num_samples values are positive integers; sorting utt2spk by speaker keeps the
-# utterance order (speaker ids prefix utterance ids).
+# first offending id otherwise. The verdicts are those of Kaldi's utils/validate_data_dir.sh
+# (with utils/validate_text.pl), plus a few more checks.
+# Checks: utt2spk, spk2utt, wav.scp, text exist (see options); every file ends with a newline
+# and is sorted in C order with unique keys; utt2spk and spk2utt agree; text, segments (or
+# wav.scp), utt2num_samples and utt2dur hold exactly the utterances of utt2spk; every
+# transcript is non-empty valid UTF-8, separates words only by spaces and tabs (no CR, no
+# non-breaking or other Unicode space) and has none of the reserved symbols <s> </s> #0 as a
+# word; no wav.scp entry starts with '~' (nothing expands it); segments have 0 <= start < end
+# and their recordings are exactly those of wav.scp; utt2num_samples values are positive
+# integers; sorting utt2spk by speaker keeps the utterance order (speaker ids prefix
+# utterance ids).
 set -euo pipefail
 
 no_text=false     # the dir has no text (e.g. unlabeled pretraining data)
@@ -38,15 +42,20 @@ done
 
 keys() { awk '{print $1}' "$1"; }
 
-# Sorted, unique keys in every file that is present.
-for f in utt2spk spk2utt text wav.scp segments utt2num_samples utt2dur; do
+# Newline-terminated, sorted, unique keys in every file that is present.
+for f in utt2spk spk2utt text wav.scp segments utt2num_samples utt2dur utt2lang utt2uniq; do
     [ -f "$data/$f" ] || continue
+    [ -z "$(tail -c 1 "$data/$f")" ] || fail "$f does not end with a newline (its last line is cut)"
     if ! out=$(keys "$data/$f" | sort -c -u 2>&1); then
         fail "$f is not sorted with unique keys in C order (${out##*disorder: }); run utils/fix_data_dir.sh"
     fi
     [ "$f" = text ] && continue   # empty transcripts get their own message below
     bad=$(awk 'NF < 2 {print NR " (" $1 ")"; exit}' "$data/$f")
     [ -z "$bad" ] || fail "$f line $bad has a key but no value"
+    if [ "$f" = utt2spk ] && [ "$no_spk_sort" != true ] && ! cmp -s <(sort -s -k2,2 "$data/utt2spk") "$data/utt2spk"; then
+        bad=$(sort -s -k2,2 "$data/utt2spk" | paste -d ' ' - "$data/utt2spk" | awk '$1 != $3 {print $1 " of speaker " $2; exit}')
+        fail "utt2spk sorted by speaker changes the utterance order (first moved: $bad): make speaker ids prefixes of utterance ids (e.g. <speaker>-<utterance>)"
+    fi
 done
 
 # Two files must hold the same keys.
@@ -61,9 +70,6 @@ awk 'NF != 2 {print "line " NR ": " $0; exit 1}' "$data/utt2spk" > /dev/null \
 if ! cmp -s <("$(dirname "$0")/spk2utt_to_utt2spk.pl" "$data/spk2utt" | sort -k1,1) "$data/utt2spk"; then
     fail "spk2utt does not match utt2spk; regenerate it with utils/utt2spk_to_spk2utt.pl"
 fi
-if [ "$no_spk_sort" != true ] && ! cmp -s <(sort -s -k2,2 "$data/utt2spk") "$data/utt2spk"; then
-    fail "utt2spk sorted by speaker changes the utterance order: make speaker ids prefixes of utterance ids"
-fi
 
 if [ -f "$data/text" ]; then
     same_keys utt2spk text
@@ -71,6 +77,20 @@ if [ -f "$data/text" ]; then
     [ -z "$bad" ] || fail "utterance '$bad' has an empty transcript in text"
     bad=$(perl -ne 'use Encode; eval { decode("UTF-8", $_, Encode::FB_CROAK); 1 } or do { print "$.\n"; exit }' "$data/text")
     [ -z "$bad" ] || fail "text line $bad is not valid UTF-8"
+    bad=$(perl -CS -ne '
+        use Encode; use feature "unicode_strings"; my $line = decode("UTF-8", $_); chomp $line; my ($utt) = split " ", $line;
+        if ($line =~ /\r/) { print "line $. (utterance $utt) contains a CR (0x0D) character (DOS line ends?)"; exit }
+        if ($line =~ /([^\S\t ])/) {
+            printf "line %d (utterance %s) contains the Unicode space U+%04X; only spaces and tabs may separate words", $., $utt, ord $1; exit }
+        my @words = split " ", $line; shift @words;
+        for my $w (@words) {
+            if ($w eq "<s>" || $w eq "</s>" || $w eq "#0") { print "line $. (utterance $utt) contains the reserved symbol $w"; exit } }
+    ' "$data/text")
+    [ -z "$bad" ] || fail "text $bad; run utils/fix_data_dir.sh"
+fi
+if [ -f "$data/wav.scp" ]; then
+    bad=$(awk '$2 ~ /^~/ {print $1; exit}' "$data/wav.scp")
+    [ -z "$bad" ] || fail "wav.scp entry of '$bad' starts with '~', which nothing expands when the file is read; write the full path"
 fi
 
 if [ -f "$data/segments" ]; then
@@ -80,6 +100,8 @@ if [ -f "$data/segments" ]; then
     if [ -f "$data/wav.scp" ]; then
         bad=$(awk '{print $2}' "$data/segments" | sort -u | comm -23 - <(keys "$data/wav.scp") | head -n 1)
         [ -z "$bad" ] || fail "recording '$bad' of segments is not in wav.scp"
+        bad=$(awk '{print $2}' "$data/segments" | sort -u | comm -13 - <(keys "$data/wav.scp") | head -n 1)
+        [ -z "$bad" ] || fail "recording '$bad' of wav.scp is used by no segment; run utils/fix_data_dir.sh"
     fi
 elif [ -f "$data/wav.scp" ]; then
     same_keys utt2spk wav.scp

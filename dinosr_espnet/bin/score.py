@@ -5,7 +5,9 @@
         --results exp/asr/RESULTS.md --title "exp/asr 4-gram"
 
 Both files are Kaldi ``text`` (``utt_id words...``) with the same utterances. WER for
-LibriSpeech, CER for BABEL (spaces count as characters). The set's row in the ``### WER`` (or
+LibriSpeech, CER for BABEL (spaces count as characters). As in ESPnet's scoring, markup tokens
+``<...>`` (BABEL's ``<hes>``, ``<noise>``, ``<unk>``, ...) are removed from both sides and case
+is ignored (sclite's default); ``--keep-markup`` / ``--case-sensitive`` turn that off. The set's row in the ``### WER`` (or
 ``### CER``) table is added or replaced: ``|dataset|Snt|Wrd|Corr|Sub|Del|Ins|Err|S.Err|``,
 Corr/Sub/Del/Ins/Err in % of the reference words (characters), S.Err in % of sentences. The
 counts (S, D, I, N) are printed.
@@ -38,6 +40,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--title", default=None,
                         help="`## TITLE` section of RESULTS.md holding the tables (e.g. the "
                         "experiment and LM); default: the part before any `##` heading")
+    parser.add_argument("--keep_markup", "--keep-markup", dest="keep_markup", action="store_true",
+                        help="score <...> markup tokens as words (default: removed from ref and hyp)")
+    parser.add_argument("--case_sensitive", "--case-sensitive", dest="case_sensitive", action="store_true",
+                        help="count case differences as errors (default: ignored, as sclite)")
     parser.add_argument("--log_level", default="INFO",
                         choices=["ERROR", "WARNING", "INFO", "DEBUG"], help="logging level")
     return parser
@@ -49,7 +55,8 @@ def run(args: argparse.Namespace) -> None:
     refs = read_kaldi_map(args.ref, allow_empty_value=True)
     hyps = read_kaldi_map(args.hyp, allow_empty_value=True)
     try:
-        counts = error_counts(refs, hyps, args.metric)
+        counts = error_counts(refs, hyps, args.metric, remove_markup=not args.keep_markup,
+                              ignore_case=not args.case_sensitive)
     except ValueError as e:
         raise ValueError(f"{args.hyp} vs {args.ref}: {e}") from None
     if args.results is not None:

@@ -27,8 +27,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--units", required=True, type=Path, help="units text file or directory of .npy")
     parser.add_argument("--phones", required=True, type=Path, help="frame phone labels, uid<TAB>ph1,ph2,...")
     parser.add_argument(
-        "--repeat", type=int, default=2,
-        help="label frames per unit (100 Hz labels / 50 Hz units = 2; 1 for 100 Hz units)",
+        "--repeat", type=int, default=None,
+        help="label frames per unit (100 Hz labels / 50 Hz units = 2; 1 for 100 Hz units); default: "
+        "inferred from the lengths; a value the lengths contradict is refused",
     )
     parser.add_argument(
         "--max-mismatch", type=int, default=None,
@@ -49,7 +50,7 @@ def run(args: argparse.Namespace) -> None:
     )
     quality = quality_from_counts(joint.counts)
     active = f"{quality.active_codewords}" + (f"/{args.codebook_size}" if args.codebook_size else "")
-    print(f"utterances {joint.num_utterances}, frames {quality.num_frames}, "
+    print(f"utterances {joint.num_utterances}, frames {quality.num_frames}, repeat {joint.repeat}, "
           f"length mismatch {joint.mismatch_frames} frames (max {joint.max_mismatch} per utterance)")
     print(f"active codewords {active}  perplexity {quality.perplexity:.1f}  "
           f"cluster purity {quality.cluster_purity:.3f}  phone purity {quality.phone_purity:.3f}  "
@@ -61,7 +62,7 @@ def run(args: argparse.Namespace) -> None:
         "mismatch_frames": joint.mismatch_frames,
         "max_mismatch": joint.max_mismatch,
         "skipped_utterances": joint.skipped,
-        "repeat": args.repeat,
+        "repeat": joint.repeat,
     }
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -1,12 +1,23 @@
 """Corpus-level WER / CER with jiwer, and ESPnet ``RESULTS.md`` tables.
 
 Error rate = (S + D + I) / N_ref over the whole set (sclite's Sum/Avg, jiwer 4's
-``process_words(...).wer``), spec evaluation protocol. No case or punctuation normalisation;
-runs of whitespace count as one space, and CER counts those spaces (BABEL protocol).
+``process_words(...).wer``), spec evaluation protocol. Before alignment, reference and
+hypothesis are normalised as ESPnet's scoring does:
+
+- markup tokens, i.e. whitespace-separated tokens of the form ``<...>`` (BABEL's ``<hes>``,
+  ``<noise>``, ``<unk>``, ... left by ``conf/babel_markup.yaml``; ESPnet's BABEL recipes list
+  them as non-linguistic symbols and remove them from both sides), are removed
+  (``remove_markup``);
+- letters are compared case-insensitively (``ignore_case``, ``str.lower`` on both sides), as
+  sclite does without ``-s`` (ESPnet's call);
+- runs of whitespace count as one space, and CER counts those spaces (BABEL protocol).
+
+No punctuation normalisation. LibriSpeech transcripts (upper case, no markup) are unchanged.
 """
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping, Optional
@@ -14,6 +25,7 @@ from typing import Mapping, Optional
 METRICS = ("wer", "cer")
 TABLE_HEADER = "|dataset|Snt|Wrd|Corr|Sub|Del|Ins|Err|S.Err|"
 TABLE_RULE = "|---|---|---|---|---|---|---|---|---|"
+MARKUP_TOKEN = re.compile(r"<[^<>\s]+>")
 
 
 @dataclass(frozen=True)
@@ -47,12 +59,22 @@ class ErrorCounts:
                 f"{self.sentence_errors}/{self.num_sentences} sentences with errors)")
 
 
-def _normalise(text: str) -> str:
-    return " ".join(text.split())
+def is_markup(token: str) -> bool:
+    """True for a non-linguistic markup token such as ``<hes>`` or ``<noise>``."""
+    return MARKUP_TOKEN.fullmatch(token) is not None
 
 
-def error_counts(refs: Mapping[str, str], hyps: Mapping[str, str], metric: str) -> ErrorCounts:
-    """Score ``hyps`` against ``refs`` (both ``utt_id -> text``) with ``metric`` wer or cer.
+def normalise(text: str, remove_markup: bool = True, ignore_case: bool = True) -> str:
+    """The text that is scored: markup tokens removed, lower-cased, single spaces."""
+    words = [w for w in text.split() if not (remove_markup and is_markup(w))]
+    joined = " ".join(words)
+    return joined.lower() if ignore_case else joined
+
+
+def error_counts(refs: Mapping[str, str], hyps: Mapping[str, str], metric: str,
+                 remove_markup: bool = True, ignore_case: bool = True) -> ErrorCounts:
+    """Score ``hyps`` against ``refs`` (both ``utt_id -> text``) with ``metric`` wer or cer,
+    after ``normalise`` of both sides.
 
     Every reference needs a hypothesis and vice versa (ValueError names the count and an example);
     an empty hypothesis is scored as all deletions.
@@ -68,8 +90,8 @@ def error_counts(refs: Mapping[str, str], hyps: Mapping[str, str], metric: str) 
         if missing:
             raise ValueError(f"{len(missing)} utterances have {what}, e.g. {missing[0]!r}")
     keys = list(refs)
-    ref_texts = [_normalise(refs[k]) for k in keys]
-    hyp_texts = [_normalise(hyps[k]) for k in keys]
+    ref_texts = [normalise(refs[k], remove_markup, ignore_case) for k in keys]
+    hyp_texts = [normalise(hyps[k], remove_markup, ignore_case) for k in keys]
     process = jiwer.process_words if metric == "wer" else jiwer.process_characters
     out = process(ref_texts, hyp_texts)
     num_ref = sum(len(r) for r in out.references)

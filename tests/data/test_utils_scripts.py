@@ -176,6 +176,67 @@ def test_validate_data_dir(tmp_path):
     assert "segments line of 'r-2'" in validate(seg).stderr
     write(seg / "segments", "r-1 r 0.0 1.0\nr-2 q 1.0 1.5\n")
     assert "recording 'q' of segments is not in wav.scp" in validate(seg).stderr
+    write(seg / "segments", "r-1 r 0.0 1.0\nr-2 r 1.0 1.5\n")
+    assert validate(seg).returncode == 0
+    write(seg / "wav.scp", "q /audio/q.sph\nr /audio/r.sph\n")
+    assert "recording 'q' of wav.scp is used by no segment" in validate(seg).stderr
+
+
+# The kinds of broken dir that Kaldi's validator (with validate_text.pl) rejects and that an
+# earlier version of ours accepted; each edit breaks a valid dir in exactly one way.
+KALDI_REJECTS = {
+    "cr": (lambda d: (d / "text").write_bytes(b"a-1 X\r\na-2 Y\r\nb-1 Z\r\n"),
+           "text line 1 (utterance a-1) contains a CR (0x0D) character"),
+    "nbsp": (lambda d: (d / "text").write_bytes("a-1 X\na-2 Y\u00a0W\nb-1 Z\n".encode()),
+             "text line 2 (utterance a-2) contains the Unicode space U+00A0"),
+    "ideographic": (lambda d: (d / "text").write_bytes("a-1 X\u3000W\na-2 Y\nb-1 Z\n".encode()),
+                    "contains the Unicode space U+3000"),
+    "bos": (lambda d: write(d / "text", "a-1 X\na-2 <s> Y </s>\nb-1 Z\n"),
+            "text line 2 (utterance a-2) contains the reserved symbol <s>"),
+    "disambig": (lambda d: write(d / "text", "a-1 X\na-2 Y\nb-1 Z #0\n"), "reserved symbol #0"),
+    "newline": (lambda d: write(d / "text", "a-1 X\na-2 Y\nb-1 Z"), "text does not end with a newline"),
+    "tilde": (lambda d: write(d / "wav.scp", "a-1 ~/audio/a-1.flac\na-2 /a2.flac\nb-1 /b1.flac\n"),
+              "wav.scp entry of 'a-1' starts with '~'"),
+    "speaker_prefix": (lambda d: (write(d / "utt2spk", "a-1 z\na-2 a\nb-1 a\n"),
+                                  write(d / "spk2utt", "a a-2 b-1\nz a-1\n")),
+                       "utt2spk sorted by speaker changes the utterance order (first moved: a-2 of speaker a)"),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(KALDI_REJECTS))
+def test_validate_gives_kaldis_verdict_and_fix_repairs_or_fails(tmp_path, kind):
+    edit, message = KALDI_REJECTS[kind]
+    d = make_dir(tmp_path / kind, {"a-1": "a", "a-2": "a", "b-1": "b"})
+    edit(d)
+    proc = validate(d)
+    assert proc.returncode == 1 and message in proc.stderr
+    fixed = run([UTILS / "fix_data_dir.sh", d], check=False, env={**os.environ, "HOME": "/home/me"})
+    if kind == "speaker_prefix":  # not repairable: exit 1 with the validator's reason, as Kaldi's
+        assert fixed.returncode == 1
+        assert "could not make a valid data dir" in fixed.stderr and "speaker ids prefixes" in fixed.stderr
+        return
+    assert fixed.returncode == 0, fixed.stderr
+    assert validate(d).returncode == 0
+    text = (d / "text").read_text(encoding="utf-8")
+    assert text.endswith("\n") and "\r" not in text and "<s>" not in text and "#0" not in text
+    expected = {"cr": "a-1 X\na-2 Y\nb-1 Z\n", "nbsp": "a-1 X\na-2 Y W\nb-1 Z\n",
+                "bos": "a-1 X\na-2 Y\nb-1 Z\n", "disambig": "a-1 X\na-2 Y\nb-1 Z\n",
+                "ideographic": "a-1 X W\na-2 Y\nb-1 Z\n"}
+    if kind in expected:
+        assert text == expected[kind]
+        assert "text: replaced CR/Unicode spaces or removed <s> </s> #0 in" in fixed.stderr
+    if kind == "tilde":
+        assert (d / "wav.scp").read_text().startswith("a-1 /home/me/audio/a-1.flac\n")
+
+
+def test_fix_data_dir_drops_recordings_no_segment_uses(tmp_path):
+    d = make_dir(tmp_path / "seg", {"r-1": "r", "r-2": "r"})
+    write(d / "wav.scp", "q /audio/q.sph\nr /audio/r.sph\n")
+    write(d / "segments", "r-1 r 0.0 1.0\nr-2 r 1.0 1.5\n")
+    assert "recording 'q' of wav.scp is used by no segment" in validate(d).stderr
+    proc = run([UTILS / "fix_data_dir.sh", d])
+    assert (d / "wav.scp").read_text() == "r /audio/r.sph\n" and "wav.scp: 2 -> 1 recordings" in proc.stderr
+    assert validate(d).returncode == 0
 
 
 def test_fix_data_dir_keeps_the_intersection_and_logs(tmp_path):

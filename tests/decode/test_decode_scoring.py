@@ -1,10 +1,15 @@
 """Corpus-level WER/CER counts (hand-computed) and the RESULTS.md tables."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from dinosr_espnet.bin import score
-from dinosr_espnet.decode.scoring import ErrorCounts, error_counts, results_row, update_results
+from dinosr_espnet.data.babel_markup import MarkupPolicy
+from dinosr_espnet.decode.scoring import (
+    ErrorCounts, error_counts, is_markup, normalise, results_row, update_results,
+)
 
 
 def test_wer_counts_substitution_and_insertion():
@@ -76,3 +81,57 @@ def test_score_cli(tmp_path, capsys):
     assert "|dev|2|6|83.3|16.7|0.0|16.7|33.3|50.0|" in md.read_text()
     (tmp_path / "hyp").write_text("u1 A\n")
     assert score.main(["--ref", str(tmp_path / "ref"), "--hyp", str(tmp_path / "hyp")]) == 1
+
+
+BABEL_REFS = {"a": "<hes> habari yako <noise> rafiki", "b": "<unk> ndiyo <hes>", "c": "<noise>"}
+BABEL_HYPS = {"a": "habari yako rafiki", "b": "ndiyo", "c": ""}
+
+
+def test_babel_markup_is_removed_from_both_sides():
+    for metric in ("cer", "wer"):
+        counts = error_counts(BABEL_REFS, BABEL_HYPS, metric)
+        assert counts.error_rate == 0.0 and counts.sentence_errors == 0
+    assert error_counts(BABEL_REFS, BABEL_HYPS, "cer").num_ref == len("habari yako rafiki") + len("ndiyo")
+    # markup in the hypothesis does not count either; scored as words it would
+    assert error_counts(BABEL_REFS, {**BABEL_HYPS, "b": "<hes> ndiyo <laugh>"}, "wer").error_rate == 0.0
+    kept = error_counts(BABEL_REFS, BABEL_HYPS, "cer", remove_markup=False)
+    tags = len("<hes><noise><unk><hes><noise>")
+    assert (kept.deletions, kept.num_ref) == (tags + 4, 23 + tags + 4)  # and 4 spaces
+    # only whole tokens are markup
+    assert normalise("x<hes> <hes>y <a b>") == "x<hes> <hes>y <a b>"
+
+
+def test_every_symbol_the_babel_policy_writes_is_markup():
+    policy = MarkupPolicy.from_yaml(Path(__file__).resolve().parents[2] / "conf" / "babel_markup.yaml")
+    emitted = {policy.noise_symbol, policy.unk_symbol}
+    emitted |= {token for token, action in policy.tokens.items() if action == "keep"}
+    assert emitted >= {"<noise>", "<unk>", "<hes>"} and all(is_markup(t) for t in emitted)
+    raw = "<breath> habari (()) yako <hes> <foreign> rafiki~ <no-speech> *ndiyo*"
+    assert normalise(policy.normalise(raw)) == "habari yako rafiki~ ndiyo"
+
+
+def test_case_is_ignored_like_sclite_unless_asked():
+    refs, hyps = {"u": "Habari YAKO"}, {"u": "habari yako"}
+    assert error_counts(refs, hyps, "wer").error_rate == 0.0
+    strict = error_counts(refs, hyps, "wer", ignore_case=False)
+    assert strict.substitutions == 2
+    assert error_counts({"u": "THE CAT"}, {"u": "THE CAT"}, "cer", ignore_case=False).error_rate == 0.0
+
+
+def test_score_cli_babel_cer(tmp_path, capsys):
+    (tmp_path / "ref").write_text("".join(f"{k} {v}\n" for k, v in BABEL_REFS.items()))
+    (tmp_path / "hyp").write_text("".join(f"{k} {v}\n" for k, v in BABEL_HYPS.items()))
+    common = ["--ref", str(tmp_path / "ref"), "--hyp", str(tmp_path / "hyp"), "--metric", "cer",
+              "--set-name", "swahili_dev"]
+    assert score.main(common) == 0
+    assert "swahili_dev: CER 0.00% (S=0 D=0 I=0 N=23;" in capsys.readouterr().out
+    assert score.main(common + ["--keep-markup"]) == 0
+    assert "CER 58.93% (S=0 D=33 I=0 N=56;" in capsys.readouterr().out
+
+
+def test_babel_recipe_scores_with_markup_removed():
+    root = Path(__file__).resolve().parents[2]
+    assert (root / "egs/babel/asr1/asr.sh").resolve() == (root / "egs/TEMPLATE/asr1/asr.sh").resolve()
+    recipe = (root / "egs/TEMPLATE/asr1/asr.sh").read_text()
+    assert "dinosr_espnet.bin.score" in recipe and "dinosr_espnet.bin.tune_lm" in recipe
+    assert "--keep-markup" not in recipe and "--case-sensitive" not in recipe  # ESPnet-style defaults

@@ -38,9 +38,9 @@ def frame_distance(u, v, name):
         return _kl(u, v)
     if name == "symkl":
         return 0.5 * (_kl(u, v) + _kl(v, u))
-    if name == "js":
+    if name == "js":  # m > 0 wherever u or v is, so no EPS: exact in double precision
         m = [(a + b) / 2 for a, b in zip(u, v)]
-        return 0.5 * (_kl(u, m) + _kl(v, m))
+        return 0.5 * sum(pk * math.log(pk / mk) for p in (u, v) for pk, mk in zip(p, m) if pk > 0)
     raise ValueError(name)
 
 

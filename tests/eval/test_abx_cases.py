@@ -63,7 +63,7 @@ def test_no_across_cell_with_one_speaker():
 def test_errors_name_the_problem():
     features = {"u0": np.zeros((10, 3))}
     items = [ItemToken("missing", 0.0, 0.1, "p", "a", "b", "s")]
-    with pytest.raises(KeyError, match="'missing'"):
+    with pytest.raises(ValueError, match="no features for utterance 'missing'"):
         compute_abx(items, features)
     with pytest.raises(ValueError, match="frames must sum to 1"):
         compute_abx([ItemToken("u0", 0.0, 0.1, "p", "a", "b", "s")], features, ABXConfig(distance="kl"))
@@ -71,6 +71,14 @@ def test_errors_name_the_problem():
         compute_abx([ItemToken("u0", 0.0, 0.1, "p", "a", "b", "s")], {"u0": np.zeros(10)})
     with pytest.raises(ValueError, match="max_size_group"):
         compute_abx(items, features, ABXConfig(max_size_group=1))
+
+
+def test_unreadable_feature_file_is_named(tmp_path):
+    (tmp_path / "u0.npy").write_text("not an array")
+    with pytest.raises(ValueError, match="u0.npy: not a readable .npy array"):
+        compute_abx([ItemToken("u0", 0.0, 0.1, "p", "a", "b", "s")], load_features(tmp_path))
+    with pytest.raises(FileNotFoundError, match="feature source not found"):
+        load_features(tmp_path / "absent")
 
 
 def _write_inputs(tmp_path):

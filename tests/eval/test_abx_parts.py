@@ -5,7 +5,6 @@ import numpy as np
 import pytest
 import torch
 
-from dinosr_espnet.eval.abx.cells import subsample
 from dinosr_espnet.eval.abx.distances import check_probabilities, get_distance
 from dinosr_espnet.eval.abx.dtw import dtw_batch
 from dinosr_espnet.eval.abx.items import read_item_file
@@ -114,13 +113,3 @@ def test_dtw_tie_break_prefers_left_over_up():
     d = torch.tensor([[0.0, 0.0, 0.0, 0.0], [0.0, 0.0, 1.0, 0.0], [0.0, 0.0, 0.0, 1.0]])
     assert dtw_batch(d[None], torch.tensor([3]), torch.tensor([4])).item() == pytest.approx(0.25)
     assert dtw_batch(d.T[None], torch.tensor([4]), torch.tensor([3])).item() == pytest.approx(0.2)
-
-
-def test_subsample_is_seeded_and_keeps_order():
-    members = np.arange(20, 40)
-    first = subsample(members, 5, seed=0, key=(0, 1, 2, 3))
-    assert len(first) == 5 and np.all(np.diff(first) > 0) and set(first) <= set(members)
-    assert np.array_equal(first, subsample(members, 5, seed=0, key=(0, 1, 2, 3)))
-    assert not np.array_equal(first, subsample(members, 5, seed=1, key=(0, 1, 2, 3)))
-    assert np.array_equal(subsample(members[:4], 5, seed=0, key=(0,)), members[:4])
-    assert np.array_equal(subsample(members, None, seed=0, key=(0,)), members)

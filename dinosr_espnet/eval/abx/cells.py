@@ -13,7 +13,8 @@ The legacy tool redraws the subset for every phone pair and is unseeded.
   ``default_rng([seed, 1, c, s, a, b])`` picks ``max_x_across`` of them (sorted).
 
 Groups are numbered in ``(c, s, p)`` order and cells refer to them by number, so that every
-later step works on integer arrays.
+later step works on integer arrays. All draws of a kind are made at once by ``seeded_subsets``
+(``draws.py``), which gives numpy's subsets without building a ``Generator`` per draw.
 """
 from __future__ import annotations
 
@@ -22,18 +23,12 @@ from typing import Optional
 
 import numpy as np
 
+from dinosr_espnet.eval.abx.draws import seeded_subsets
+from dinosr_espnet.eval.abx.slicing import concat_ranges
 from dinosr_espnet.eval.abx.tokens import TokenSet
 
 _GROUP_DRAW = 0
 _SPEAKER_DRAW = 1
-
-
-def subsample(members: np.ndarray, limit: Optional[int], seed: int, key: tuple[int, ...]) -> np.ndarray:
-    """At most ``limit`` of ``members`` (order kept), drawn with ``default_rng([seed, *key])``."""
-    if limit is None or len(members) <= limit:
-        return members
-    rng = np.random.default_rng([seed, *key])
-    return members[np.sort(rng.choice(len(members), size=limit, replace=False))]
 
 
 @dataclass
@@ -60,12 +55,17 @@ def build_groups(tokens: TokenSet, max_size_group: Optional[int], seed: int) -> 
     labels = np.stack([tokens.context[order], tokens.speaker[order], tokens.phone[order]], axis=1)
     starts = np.flatnonzero(np.r_[True, np.any(labels[1:] != labels[:-1], axis=1)])
     keys = labels[starts]
-    kept = [
-        subsample(members, max_size_group, seed, (_GROUP_DRAW, *map(int, key)))
-        for key, members in zip(keys, np.split(order, starts[1:]))
-    ]
-    ptr = np.concatenate([[0], np.cumsum([len(m) for m in kept])]).astype(np.int64)
-    return Groups(keys.astype(np.int64), np.concatenate(kept).astype(np.int64), ptr)
+    sizes = np.diff(np.r_[starts, len(order)])
+    keep = np.ones(len(order), dtype=bool)
+    if max_size_group is not None and (sizes > max_size_group).any():
+        big = np.flatnonzero(sizes > max_size_group)
+        draw_keys = np.concatenate([np.full((len(big), 1), _GROUP_DRAW), keys[big]], axis=1)
+        picks = seeded_subsets(seed, draw_keys, sizes[big], max_size_group)
+        keep[concat_ranges(starts[big], sizes[big])] = False
+        keep[(starts[big][:, None] + picks).ravel()] = True
+        sizes = np.minimum(sizes, max_size_group)
+    ptr = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+    return Groups(keys.astype(np.int64), order[keep].astype(np.int64), ptr)
 
 
 @dataclass
@@ -127,17 +127,18 @@ def across_cells(groups: Groups, max_x_across: Optional[int], seed: int) -> Cell
     pair = np.repeat(full, size)
     x = family[family_start[a[pair]] + np.arange(len(pair)) - np.repeat(np.cumsum(size) - size, size)]
     keep = x != a[pair]
-    pairs, xs, counts = [pair[keep]], [x[keep]], []
-    # ... else a seeded draw per (c, s, a, b).
+    pairs, xs = [pair[keep]], [x[keep]]
+    # ... else a seeded draw per (c, s, a, b) among the other speakers of the family.
     drawn = np.flatnonzero(drawn)
-    for ga, begin, length, phone_b in zip(a[drawn].tolist(), family_start[a[drawn]].tolist(),
-                                          family_size[a[drawn]].tolist(), keys[b[drawn], 2].tolist()):
-        members = family[begin:begin + length]
-        c, s, phone_a = keys[ga].tolist()
-        key = (_SPEAKER_DRAW, c, s, phone_a, phone_b)
-        xs.append(subsample(members[members != ga], max_x_across, seed, key))
-        counts.append(len(xs[-1]))
-    pairs.append(np.repeat(drawn, np.array(counts, dtype=np.int64)))
+    if len(drawn):
+        ga = a[drawn]
+        draw_keys = np.concatenate([np.full((len(drawn), 1), _SPEAKER_DRAW), keys[ga], keys[b[drawn], 2:]], axis=1)
+        picks = seeded_subsets(seed, draw_keys, family_size[ga] - 1, max_x_across)
+        position = np.empty_like(family)
+        position[family] = np.arange(len(family))
+        own = (position[ga] - family_start[ga])[:, None]
+        xs.append(family[family_start[ga][:, None] + picks + (picks >= own)].ravel())
+        pairs.append(np.repeat(drawn, max_x_across))
     pair, x = np.concatenate(pairs), np.concatenate(xs)
     a_keys = keys[a[pair]]
     cell_keys = np.stack([a_keys[:, 0], a_keys[:, 1], keys[x, 1], a_keys[:, 2], keys[b[pair], 2]], axis=1)

@@ -36,7 +36,7 @@ class ABXConfig:
 
     ``max_size_group`` / ``max_x_across`` of ``None`` disable subsampling. Frame distances are
     computed on ``device``, one matrix per chunk of at most about ``chunk_elements`` entries
-    (memory knob: JS needs ``D`` times more; the scores do not depend on it beyond float
+    (memory knob: KL/JS need ``D`` times more; the scores do not depend on it beyond float
     rounding); ``None`` picks 2**25 on CPU and 2**28 on CUDA. ``dtw`` runs the DTW in the
     compiled ``numba`` kernel on the CPU threads (default; ``numba.set_num_threads``) or as a
     ``torch`` wavefront on ``device``; both give the same scores.
@@ -121,7 +121,7 @@ def compute_abx(
     table = pair_table(groups, [c for c in cells.values() if len(c)])
     values = pair_values(
         tokens, groups, table, get_distance(config.distance, prepared=True),
-        elementwise=config.distance == "js", chunk_elements=chunk, backend=config.dtw,
+        elementwise=config.distance in PROBABILITY_DISTANCES, chunk_elements=chunk, backend=config.dtw,
     )
     scores: dict[str, Optional[float]] = {name: None for name in CONDITIONS}
     for condition, condition_cells in cells.items():

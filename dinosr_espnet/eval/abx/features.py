@@ -25,7 +25,11 @@ class NpyDirFeatures(Mapping):
             raise ValueError(f"{self.directory}: no <uttid>.npy files")
 
     def __getitem__(self, key: str) -> np.ndarray:
-        return np.load(self._paths[key])
+        path = self._paths[key]
+        try:
+            return np.load(path)
+        except (ValueError, OSError, EOFError) as err:
+            raise ValueError(f"{path}: not a readable .npy array ({err})") from None
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._paths)
@@ -53,7 +57,7 @@ def utterance_matrix(features: Mapping[str, np.ndarray], uttid: str) -> np.ndarr
     try:
         value = features[uttid]
     except KeyError:
-        raise KeyError(f"no features for utterance {uttid!r} (named in the item file)") from None
+        raise ValueError(f"no features for utterance {uttid!r} (named in the item file)") from None
     matrix = np.asarray(value)
     if matrix.ndim != 2:
         raise ValueError(f"features of {uttid!r} must be (T, D), got shape {matrix.shape}")

@@ -43,7 +43,7 @@ def pair_values(
     """Flat float64 DTW distances of every block of ``table`` (see ``PairTable``).
 
     ``chunk_elements`` bounds the frame-distance matrix of a chunk (divided by the feature
-    dimension when the distance is ``elementwise``, as JS builds ``rows x columns x D`` tensors).
+    dimension when the distance is ``elementwise``, as KL/JS build ``rows x columns x D`` tensors).
     """
     if backend not in DTW_BACKENDS:
         raise ValueError(f"DTW backend must be one of {DTW_BACKENDS}, got {backend!r}")
