@@ -36,6 +36,19 @@ def test_stage_scripts_describe_every_stage(script, stages, tmp_path):
         assert f"  {i}  {name}" in out.stdout, f"stage {i} ({name}) not in the help of {script}"
 
 
+@pytest.mark.parametrize("recipe", RECIPES)
+@pytest.mark.parametrize("option,value", [("--stage", "abc"), ("--stop_stage", "2.5"),
+                                          ("--stop-stage=", "")])
+def test_non_integer_stage_is_an_error(recipe, option, value, tmp_path):
+    rdir = link_recipe(recipe, tmp_path / "r")
+    args = [option + value] if option.endswith("=") else [option, value]
+    out = run(["./run.sh", *args], cwd=rdir)
+    assert out.returncode != 0, out.stdout
+    assert "expects a whole number, got" in out.stdout, out.stdout
+    assert "integer expression expected" not in out.stdout
+    assert "done" not in out.stdout
+
+
 def test_unknown_option_is_rejected():
     out = run(["./run.sh", "--no_such_option", "1"], cwd=EGS / "librispeech" / "ssl1")
     assert out.returncode != 0
