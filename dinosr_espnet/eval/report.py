@@ -209,7 +209,9 @@ class UnitsReport:
                                max_frames=self.opts.mfcc_max_frames, n_init=self.opts.mfcc_n_init)
             self._quality(f"mfcc_k{k}", assign_units(model, mfcc), labels, self.repeat, k)
         self._all_abx(items, mfcc, metrics)
-        self._figure(plots.plot_layerwise(metrics, self.out / "layerwise.png"))
+        self._figure(plots.plot_layerwise(metrics, self.out / "layerwise.png",
+                                          "DinoSR units and features per layer",
+                                          self._mfcc_baselines()))
         if train_log is not None:
             log = plots.parse_espnet_log(train_log)
             self._figure(plots.plot_training_curves(log, self.out / "training_curves.png",
@@ -245,10 +247,22 @@ class UnitsReport:
             self._figure(plots.plot_codebook_embedding(
                 centroids[k], joint.counts, joint.phones, joint.units,
                 self.out / f"codebook_{self.opts.embedding}_layer{i}.png", self.opts.embedding,
-                self.opts.seed))
+                self.opts.seed, title))
             q = self.results["unit_quality"][f"layer{i}"]
             metrics.setdefault(i, {}).update(pnmi=q["pnmi"], phone_purity=q["phone_purity"],
                                              perplexity=q["perplexity"])
+
+    def _mfcc_baselines(self) -> dict[str, dict[str, float]]:
+        """The MFCC numbers of the layer-wise figure: unit quality per k, ABX of the MFCCs."""
+        baselines = {}
+        for name, q in self.results["unit_quality"].items():
+            if name.startswith("mfcc_k"):
+                baselines[f"MFCC k-means k={name[6:]}"] = {
+                    "pnmi": q["pnmi"], "phone_purity": q["phone_purity"], "perplexity": q["perplexity"]}
+        abx = self.results["abx"].get("mfcc/cosine", {})
+        baselines["MFCC (ABX, cosine)"] = {f"abx_{c}": 100 * abx[c] for c in ("within", "across")
+                                           if abx.get(c) is not None}
+        return baselines
 
     def _all_abx(self, items: Sequence[ItemToken], mfcc: Mapping[str, np.ndarray],
                  metrics: dict[int, dict[str, float]]) -> None:
