@@ -42,12 +42,21 @@ def load(path: Path) -> dict:
     return yaml.safe_load(path.read_text(encoding="utf-8"))
 
 
+def check_schedule(path: Path) -> None:
+    """The LR schedule ends where training ends (ESPnet counts batches, the scheduler updates)."""
+    conf = load(path)
+    updates = conf["max_epoch"] * conf["num_iters_per_epoch"] // conf.get("accum_grad", 1)
+    assert updates == conf["scheduler_conf"]["max_steps"], \
+        f"{path}: {updates} updates but scheduler_conf.max_steps {conf['scheduler_conf']['max_steps']}"
+
+
 @pytest.mark.parametrize("recipe,name", shipped(SSL_RECIPES))
 def test_pretrain_config_parses_builds_and_writes_tensorboard(recipe, name):
     path = EGS / recipe / "conf" / name
     args = DinoSRTask.get_parser().parse_args(["--config", str(path)])
     cfg = model_config(args)
     assert args.use_tensorboard is True, f"{path}: use_tensorboard is not true"
+    check_schedule(path)
     if cfg.num_layers <= 3:  # building BASE on CPU takes long; its parts are the same classes
         DinoSRTask.build_model(args)
     try:
@@ -67,6 +76,7 @@ def test_finetune_config_builds_on_the_recipe_pretraining(recipe, name, tmp_path
         "--config", str(path), "--token_list", str(tokens),
         "--encoder_conf", f"pretrain_config={pretrain}"])
     assert args.use_tensorboard is True, f"{path}: use_tensorboard is not true"
+    check_schedule(path)
     conf = load(path)
     freeze = conf["encoder_conf"].get("freeze_encoder_updates", 0)
     assert freeze < conf["scheduler_conf"]["max_steps"], f"{path}: the encoder never trains"
