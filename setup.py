@@ -27,6 +27,8 @@ CONSOLE_SCRIPTS = {
     "dinosr-train-lm": "train_lm:main",
     "dinosr-tune-lm": "tune_lm:main",
     "dinosr-score": "score:main",
+    "dinosr-score-utterances": "score_utterances:main",
+    "dinosr-results-environment": "results_environment:main",
     "dinosr-import-fairseq": "import_fairseq:main",
     "dinosr-export-fairseq": "export_fairseq:main",
 }

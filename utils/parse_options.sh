@@ -8,7 +8,8 @@
 #
 # `--opt-name value` or `--opt-name=value` sets the shell variable `opt_name`, which must
 # already be defined (an unknown option is an error); an option whose default is true/false
-# only accepts true or false. Parsing stops at the first non-option argument or at `--`.
+# only accepts true or false, and one whose default is a whole number (stage, nj, ...) only
+# accepts a whole number. Parsing stops at the first non-option argument or at `--`.
 # `--help` prints $help_message (when set) and every option defined above the line that
 # sources this file, with its current value and trailing comment, then exits 0.
 # This file is sourced, so it leaves the caller's shell options (set -euo pipefail) as they
@@ -73,6 +74,12 @@ while [ $# -gt 0 ]; do
         true | false)
             if [ "$_po_value" != true ] && [ "$_po_value" != false ]; then
                 echo "$0: option $_po_name expects true or false, got '$_po_value'" >&2
+                exit 1
+            fi
+            ;;
+        *)
+            if [[ "${!_po_var}" =~ ^-?[0-9]+$ ]] && ! [[ "$_po_value" =~ ^-?[0-9]+$ ]]; then
+                echo "$0: option $_po_name expects a whole number, got '$_po_value'" >&2
                 exit 1
             fi
             ;;

@@ -49,6 +49,28 @@ _IPA_AFFRICATES = {"tʃ", "dʒ", "ts", "dz", "tɕ", "dʑ", "pf", "tʂ", "dʐ"}
 _MODIFIERS = set("ˈˌːˑʰʲʷˠˤ̚")
 
 
+_NAMES = {
+    "pnmi": "PNMI", "phone_purity": "phone purity", "cluster_purity": "cluster purity",
+    "perplexity": "codebook perplexity", "abx_within": "ABX within speaker (%)",
+    "abx_across": "ABX across speakers (%)", "within": "ABX within speaker",
+    "across": "ABX across speakers", "loss": "loss", "pred_ppl": "prediction perplexity",
+    "grad_norm": "gradient norm", "cer_ctc": "CER (CTC)", "wer_ctc": "WER (CTC)",
+    "optim0_lr0": "learning rate",
+}
+_NUMBERED = {"acc": "accuracy, codebook {}", "ppl_cb": "perplexity, codebook {}",
+             "active_cb": "active codewords, codebook {}"}
+
+
+def human_name(key: str) -> str:
+    """Title for a metric or log key: ``pnmi`` -> "PNMI", ``acc_0`` -> "accuracy, codebook 0"."""
+    if key in _NAMES:
+        return _NAMES[key]
+    match = re.fullmatch(r"([a-z0-9_]*?)_?(\d+)", key)
+    if match and match[1] in _NUMBERED:
+        return _NUMBERED[match[1]].format(match[2])
+    return key.replace("_", " ")
+
+
 def _strip_marks(symbol: str) -> str:
     decomposed = unicodedata.normalize("NFD", symbol)  # ã -> a + combining tilde
     return "".join(ch for ch in decomposed if ch not in _MODIFIERS and not unicodedata.combining(ch))
@@ -111,22 +133,29 @@ def _save(fig: Figure, path: PathLike) -> Path:
 
 
 def plot_phone_given_code(counts: np.ndarray, phones: Sequence[str], path: PathLike, title: str = "") -> Path:
-    """Heat map of P(phone | code): phones grouped by class, codes by most likely phone."""
+    """Heat map of P(phone | code): phones grouped by class (named on the right), codes by most
+    likely phone; the colour bar sits below so that nothing overlaps the class names."""
     counts = np.asarray(counts, dtype=np.float64)
     phone_order = order_phones(phones)
     code_order = order_codes(counts, phone_order)
     given = counts[np.ix_(phone_order, code_order)] / counts[:, code_order].sum(0)
-    fig = Figure(figsize=(max(6.0, len(code_order) * 0.04 + 3), max(4.0, len(phones) * 0.18 + 1)))
+    fig = Figure(figsize=(max(6.0, len(code_order) * 0.04 + 3), max(4.5, len(phones) * 0.18 + 2)),
+                 layout="constrained")
     ax = fig.add_subplot()
     image = ax.imshow(given, aspect="auto", interpolation="nearest", cmap="viridis", vmin=0, vmax=1)
     ax.set_yticks(range(len(phone_order)), [phones[i] for i in phone_order], fontsize=6)
-    for name, start, stop in _class_spans(phones, phone_order):
+    spans = _class_spans(phones, phone_order)
+    for _, start, _ in spans[1:]:
         ax.axhline(start - 0.5, color="white", linewidth=0.6)
-        ax.text(len(code_order) + 0.5, (start + stop - 1) / 2, name, va="center", fontsize=7)
+    classes = ax.secondary_yaxis("right")
+    classes.set_yticks([(start + stop - 1) / 2 for _, start, stop in spans],
+                       [name for name, _, _ in spans], fontsize=7)
+    classes.set_ylabel("phone class")
     ax.set_xlabel(f"codeword ({len(code_order)} active, sorted by most likely phone)")
     ax.set_ylabel("phone")
-    ax.set_title(title or "P(phone | code)")
-    fig.colorbar(image, ax=ax, pad=0.08)
+    ax.set_title(f"{title}: P(phone | code)" if title else "P(phone | code)")
+    bar = fig.colorbar(image, ax=ax, location="bottom", shrink=0.6, aspect=40)
+    bar.set_label("P(phone | code)")
     return _save(fig, path)
 
 
@@ -134,14 +163,16 @@ def plot_histograms(counts: np.ndarray, phones: Sequence[str], path: PathLike, t
     """Frames per phone (grouped by class) and per codeword (sorted, log scale)."""
     counts = np.asarray(counts, dtype=np.float64)
     phone_order = order_phones(phones)
-    fig = Figure(figsize=(10, 6))
+    fig = Figure(figsize=(10, 6), layout="constrained")
     top, bottom = fig.subplots(2, 1)
     per_phone = counts.sum(1)[phone_order]
     colours = [CLASS_COLOURS[phone_class(phones[i])] for i in phone_order]
     top.bar(range(len(phone_order)), per_phone / per_phone.sum(), color=colours)
     top.set_xticks(range(len(phone_order)), [phones[i] for i in phone_order], rotation=90, fontsize=6)
+    top.set_xlabel("phone (grouped by class)")
     top.set_ylabel("share of frames")
-    top.set_title(title or "phones and codewords")
+    top.set_title(f"{title}: frames per phone and per codeword" if title
+                  else "frames per phone and per codeword")
     per_code = np.sort(counts.sum(0))[::-1]
     bottom.bar(range(len(per_code)), per_code / per_code.sum(), width=1.0, color="C0")
     bottom.set_yscale("log")
@@ -158,8 +189,10 @@ def plot_codebook_embedding(
     path: PathLike,
     method: str = "tsne",
     seed: int = 0,
+    title: str = "",
 ) -> Path:
-    """2-D map (t-SNE or PCA) of the codewords, coloured by their dominant phone's class.
+    """2-D map (t-SNE or PCA) of the codewords, coloured by their dominant phone's class;
+    ``title`` names the codebook (e.g. "layer 5 codebook").
 
     ``counts`` columns belong to codeword ids ``units``; codewords never used are grey.
     """
@@ -181,32 +214,59 @@ def plot_codebook_embedding(
             raise ValueError(f"unit {unit} outside the codebook of {len(codewords)} codewords")
         if counts[:, column].sum() > 0:
             classes[unit] = phone_class(phones[int(counts[:, column].argmax())])
-    fig = Figure(figsize=(6, 5))
+    fig = Figure(figsize=(6.5, 5), layout="constrained")
     ax = fig.add_subplot()
     for name in (*PHONE_CLASSES, "unused"):
         chosen = [i for i, c in enumerate(classes) if c == name]
         if chosen:
             ax.scatter(points[chosen, 0], points[chosen, 1], s=10, label=name,
                        color=CLASS_COLOURS.get(name, "lightgrey"))
-    ax.legend(fontsize=7, markerscale=1.5)
-    ax.set_title(f"codebook ({method.upper() if method == 'pca' else 't-SNE'}), dominant phone class")
+    map_name = "PCA" if method == "pca" else "t-SNE"
+    axis = "PC" if method == "pca" else "t-SNE"
+    ax.legend(fontsize=7, markerscale=1.5, title="dominant phone class", title_fontsize=7,
+              loc="center left", bbox_to_anchor=(1.01, 0.5))
+    ax.set_xlabel(f"{axis} 1")
+    ax.set_ylabel(f"{axis} 2")
+    ax.set_title(f"{title or 'codebook'}: {map_name} map of the codewords")
     return _save(fig, path)
 
 
-def plot_layerwise(metrics: Mapping[int, Mapping[str, float]], path: PathLike, title: str = "") -> Path:
-    """One panel per metric (e.g. pnmi, perplexity, abx_within) against the layer."""
+_LAYERWISE_ORDER = ("pnmi", "phone_purity", "cluster_purity", "perplexity", "abx_within", "abx_across")
+
+
+def plot_layerwise(
+    metrics: Mapping[int, Mapping[str, float]],
+    path: PathLike,
+    title: str = "",
+    baselines: Optional[Mapping[str, Mapping[str, float]]] = None,
+) -> Path:
+    """One panel per metric (e.g. pnmi, perplexity, abx_within) against the layer, with each
+    baseline (name -> metric values, e.g. "MFCC k-means k=100") as a dashed line."""
+    baselines = baselines or {}
     layers = sorted(metrics)
-    names = sorted({name for layer in layers for name in metrics[layer]})
+    present = {name for layer in layers for name in metrics[layer]}
+    names = [n for n in _LAYERWISE_ORDER if n in present] + sorted(present - set(_LAYERWISE_ORDER))
     if not names:
         raise ValueError("no metric to plot")
-    fig = Figure(figsize=(3.2 * len(names), 3))
-    axes = np.atleast_1d(fig.subplots(1, len(names)))
+    columns = min(len(names), 3)
+    rows = -(-len(names) // columns)
+    fig = Figure(figsize=(4.2 * columns, 3.3 * rows), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(rows, columns, squeeze=False).ravel())
+    styles = ("--", ":", "-.")
     for ax, name in zip(axes, names):
         xs = [layer for layer in layers if name in metrics[layer]]
-        ax.plot(xs, [metrics[layer][name] for layer in xs], marker="o")
+        ax.plot(xs, [metrics[layer][name] for layer in xs], marker="o", label="DinoSR")
+        drawn = [(base, values[name]) for base, values in baselines.items() if name in values]
+        for (base, value), style in zip(drawn, styles * len(drawn)):
+            ax.axhline(value, color="grey", linestyle=style, linewidth=1, label=base)
         ax.set_xlabel("layer")
-        ax.set_title(name)
+        ax.set_ylabel(human_name(name))
+        ax.set_title(human_name(name))
         ax.set_xticks(xs)
+        if drawn:
+            ax.legend(fontsize=7)
+    for ax in axes[len(names):]:
+        ax.set_visible(False)
     if title:
         fig.suptitle(title)
     return _save(fig, path)
@@ -256,7 +316,7 @@ def plot_training_curves(
     last_batch: dict[int, int] = {}
     for entry in log["batches"]:
         last_batch[entry["epoch"]] = max(last_batch.get(entry["epoch"], 0), entry["batch"])
-    fig = Figure(figsize=(5 * len(keys), 3.5))
+    fig = Figure(figsize=(5 * len(keys), 3.5), layout="constrained")
     axes = np.atleast_1d(fig.subplots(1, len(keys)))
     for ax, key in zip(axes, keys):
         points = [(e["epoch"] - 1 + e["batch"] / last_batch[e["epoch"]], e["values"][key])
@@ -268,7 +328,8 @@ def plot_training_curves(
             if summary:
                 ax.plot(*zip(*summary), style, label=f"{section} (epoch)")
         ax.set_xlabel("epoch")
-        ax.set_title(key)
+        ax.set_ylabel(human_name(key))
+        ax.set_title(human_name(key))
         ax.legend(fontsize=7)
     return _save(fig, path)
 

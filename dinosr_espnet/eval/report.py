@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 import numpy as np
+import yaml
 from tqdm import tqdm
 
 from dinosr_espnet.eval import plots
@@ -68,11 +69,41 @@ class ReportOptions:
     keep_features: bool = False
 
 
-def _ratio(numerator: float, denominator: float, what: str) -> int:
+def _ratio(numerator: float, denominator: float) -> Optional[int]:
     ratio = numerator / denominator
     if abs(ratio - round(ratio)) > 1e-6 or round(ratio) < 1:
-        raise ValueError(f"{what}: {numerator:g} / {denominator:g} Hz is not a whole number")
+        return None
     return int(round(ratio))
+
+
+def report_rates(fs: int, conv_stride: int, label_rate: float = 100.0) -> tuple[int, int]:
+    """(label frames, MFCC frames) per model frame; ValueError saying what to change when the
+    model's frame rate does not divide the label rate and the 100 Hz MFCC rate."""
+    frame_rate = fs / conv_stride
+    repeat, mfcc_step = _ratio(label_rate, frame_rate), _ratio(MFCC_RATE, frame_rate)
+    if repeat is None or mfcc_step is None:
+        raise ValueError(
+            f"the units report needs a model frame rate that divides the label rate "
+            f"({label_rate:g} Hz) and the MFCC rate ({MFCC_RATE:g} Hz); this model has "
+            f"{fs} Hz / conv stride {conv_stride} = {frame_rate:g} Hz: use a model_conf whose "
+            f"conv_layers strides multiply to a multiple of {fs / min(label_rate, MFCC_RATE):g} "
+            f"samples (conf/pretrain_base.yaml: 320), or run without the units report "
+            f"(stop before it; in ssl.sh: no --units_alignments/--units_item)")
+    return repeat, mfcc_step
+
+
+def check_config_rates(config: str | Path, label_rate: float = 100.0) -> tuple[int, int]:
+    """``report_rates`` of a pretraining config (ESPnet YAML with ``fs`` and ``model_conf``);
+    the error names the file."""
+    from dinosr_espnet.model.config import DinoSRConfig
+
+    with open(config, encoding="utf-8") as f:
+        cfg = yaml.safe_load(f) or {}
+    try:
+        model = DinoSRConfig.from_dict(cfg.get("model_conf") or {})
+        return report_rates(int(cfg.get("fs", 16000)), model.conv_stride, label_rate)
+    except ValueError as e:
+        raise ValueError(f"{config}: {e}") from None
 
 
 class UnitsReport:
@@ -85,8 +116,8 @@ class UnitsReport:
         self.opts = options
         cfg = self.inference.config
         self.frame_rate = self.inference.fs / cfg.conv_stride
-        self.repeat = _ratio(options.label_rate, self.frame_rate, "label rate / model frame rate")
-        self.mfcc_step = _ratio(MFCC_RATE, self.frame_rate, "MFCC rate / model frame rate")
+        self.repeat, self.mfcc_step = report_rates(self.inference.fs, cfg.conv_stride,
+                                                   options.label_rate)
         books = codebook_layers(self.inference)
         self.layers = options.layers if options.layers is not None else list(range(cfg.num_layers + 1))
         self.unit_layers = {i: books[i] for i in self.layers if i in books}
@@ -178,7 +209,9 @@ class UnitsReport:
                                max_frames=self.opts.mfcc_max_frames, n_init=self.opts.mfcc_n_init)
             self._quality(f"mfcc_k{k}", assign_units(model, mfcc), labels, self.repeat, k)
         self._all_abx(items, mfcc, metrics)
-        self._figure(plots.plot_layerwise(metrics, self.out / "layerwise.png"))
+        self._figure(plots.plot_layerwise(metrics, self.out / "layerwise.png",
+                                          "DinoSR units and features per layer",
+                                          self._mfcc_baselines()))
         if train_log is not None:
             log = plots.parse_espnet_log(train_log)
             self._figure(plots.plot_training_curves(log, self.out / "training_curves.png",
@@ -214,10 +247,22 @@ class UnitsReport:
             self._figure(plots.plot_codebook_embedding(
                 centroids[k], joint.counts, joint.phones, joint.units,
                 self.out / f"codebook_{self.opts.embedding}_layer{i}.png", self.opts.embedding,
-                self.opts.seed))
+                self.opts.seed, title))
             q = self.results["unit_quality"][f"layer{i}"]
             metrics.setdefault(i, {}).update(pnmi=q["pnmi"], phone_purity=q["phone_purity"],
                                              perplexity=q["perplexity"])
+
+    def _mfcc_baselines(self) -> dict[str, dict[str, float]]:
+        """The MFCC numbers of the layer-wise figure: unit quality per k, ABX of the MFCCs."""
+        baselines = {}
+        for name, q in self.results["unit_quality"].items():
+            if name.startswith("mfcc_k"):
+                baselines[f"MFCC k-means k={name[6:]}"] = {
+                    "pnmi": q["pnmi"], "phone_purity": q["phone_purity"], "perplexity": q["perplexity"]}
+        abx = self.results["abx"].get("mfcc/cosine", {})
+        baselines["MFCC (ABX, cosine)"] = {f"abx_{c}": 100 * abx[c] for c in ("within", "across")
+                                           if abx.get(c) is not None}
+        return baselines
 
     def _all_abx(self, items: Sequence[ItemToken], mfcc: Mapping[str, np.ndarray],
                  metrics: dict[int, dict[str, float]]) -> None:

@@ -103,3 +103,102 @@ def test_cli(tmp_path):
                  f"1={tmp_path / 'l1.json'}", f"2={tmp_path / 'l2.json'}", "--train-log", str(tmp_path / "train.log")]) == 0
     for name in ("phone_given_code", "histograms", "codebook_pca", "layerwise", "training_curves"):
         assert _is_png(out / f"{name}.png")
+
+
+@pytest.fixture
+def figures(monkeypatch):
+    """The Figure of every picture written during the test, drawn (for text extents)."""
+    from dinosr_espnet.eval import plots
+
+    saved = []
+    original = plots._save
+
+    def keep(fig, path):
+        written = original(fig, path)
+        saved.append(fig)
+        return written
+
+    monkeypatch.setattr(plots, "_save", keep)
+    return saved
+
+
+def _renderer(fig):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()  # the constrained layout and the text positions as saved
+    return canvas.get_renderer()
+
+
+def _overlap(a, b) -> bool:
+    return a.x0 < b.x1 and b.x0 < a.x1 and a.y0 < b.y1 and b.y0 < a.y1
+
+
+def _labelled(ax) -> bool:
+    return bool(ax.get_xlabel()) and bool(ax.get_ylabel()) and bool(ax.get_title())
+
+
+def test_phone_given_code_labels_not_covered_by_colour_bar(tmp_path, figures):
+    phones = ["aa", "iy", "m", "s", "t", "approximant_like", "l", "SIL"]
+    counts = np.random.default_rng(1).integers(0, 20, size=(len(phones), 40))
+    plot_phone_given_code(counts, phones, tmp_path / "heat.png", "layer 5 codebook")
+    (fig,) = figures
+    renderer = _renderer(fig)
+    heat, bar = fig.axes[0], fig.axes[-1]
+    assert _labelled(heat) and "layer 5" in heat.get_title()
+    assert bar.get_xlabel() == "P(phone | code)" or bar.get_ylabel() == "P(phone | code)"
+    (classes,) = heat.child_axes  # the class names on the right
+    names = [t for t in classes.yaxis.get_ticklabels() if t.get_text()]
+    assert {t.get_text() for t in names} >= {"vowel", "nasal", "fricative", "approximant", "silence"}
+    bar_box = bar.get_tightbbox(renderer)
+    for text in names:
+        assert not _overlap(text.get_window_extent(renderer), bar_box), text.get_text()
+
+
+def test_every_picture_is_labelled_and_names_its_layer(tmp_path, figures):
+    rng = np.random.default_rng(0)
+    phones = ["aa", "iy", "m", "s"]
+    counts = rng.integers(1, 20, size=(len(phones), 6))
+    plot_histograms(counts, phones, tmp_path / "h.png", "layer 7 codebook")
+    with threadpool_limits(1):
+        plot_codebook_embedding(rng.normal(size=(6, 4)), counts, phones, list(range(6)),
+                                tmp_path / "t.png", "tsne", title="layer 7 codebook")
+    log = {"batches": [{"epoch": 1, "batch": 1, "values": {"loss": 2.0, "acc_0": 0.1}}],
+           "epochs": [{"epoch": 1, "valid": {"loss": 1.5, "acc_0": 0.2}}]}
+    plot_training_curves(log, tmp_path / "c.png", keys=("loss", "acc_0"))
+    hist, tsne, curves = figures
+    assert all(_labelled(ax) for ax in hist.axes[:1] + tsne.axes + curves.axes)
+    assert hist.axes[1].get_xlabel() and hist.axes[1].get_ylabel()
+    assert "layer 7" in hist.axes[0].get_title()
+    assert "layer 7" in tsne.axes[0].get_title() and "t-SNE" in tsne.axes[0].get_title()
+    assert tsne.axes[0].get_xlabel() == "t-SNE 1"
+    assert [ax.get_title() for ax in curves.axes] == ["loss", "accuracy, codebook 0"]
+
+
+def test_layerwise_titles_baselines_and_no_overlapping_axes(tmp_path, figures):
+    metrics = {layer: {"pnmi": 0.1 * layer, "phone_purity": 0.3, "perplexity": 100.0 + layer,
+                       "abx_within": 20.0 - layer, "abx_across": 25.0 - layer}
+               for layer in range(1, 13)}
+    baselines = {"MFCC k-means k=100": {"pnmi": 0.26, "phone_purity": 0.2, "perplexity": 80.0},
+                 "MFCC (ABX, cosine)": {"abx_within": 12.0, "abx_across": 18.0}}
+    plot_layerwise(metrics, tmp_path / "layers.png", "per layer", baselines)
+    (fig,) = figures
+    axes = [ax for ax in fig.axes if ax.get_visible()]
+    assert [ax.get_title() for ax in axes] == [
+        "PNMI", "phone purity", "codebook perplexity", "ABX within speaker (%)",
+        "ABX across speakers (%)"]
+    assert all(_labelled(ax) for ax in axes)
+    for ax in axes:
+        lines = {line.get_label(): line for line in ax.get_lines()}
+        base = "MFCC (ABX, cosine)" if ax.get_title().startswith("ABX") else "MFCC k-means k=100"
+        assert base in lines, f"no MFCC line in {ax.get_title()}"
+        assert np.allclose(lines[base].get_ydata(), 12.0 if "within" in ax.get_title() else
+                           lines[base].get_ydata()[0])
+    pnmi = axes[0].get_lines()
+    assert any(line.get_label() == "MFCC k-means k=100" and line.get_ydata()[0] == 0.26
+               for line in pnmi)
+    renderer = _renderer(fig)
+    boxes = [ax.get_tightbbox(renderer) for ax in axes]  # incl. tick labels and axis labels
+    for i in range(len(boxes)):
+        for j in range(i + 1, len(boxes)):
+            assert not _overlap(boxes[i], boxes[j]), (axes[i].get_title(), axes[j].get_title())

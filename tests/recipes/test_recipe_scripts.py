@@ -36,6 +36,19 @@ def test_stage_scripts_describe_every_stage(script, stages, tmp_path):
         assert f"  {i}  {name}" in out.stdout, f"stage {i} ({name}) not in the help of {script}"
 
 
+@pytest.mark.parametrize("recipe", RECIPES)
+@pytest.mark.parametrize("option,value", [("--stage", "abc"), ("--stop_stage", "2.5"),
+                                          ("--stop-stage=", "")])
+def test_non_integer_stage_is_an_error(recipe, option, value, tmp_path):
+    rdir = link_recipe(recipe, tmp_path / "r")
+    args = [option + value] if option.endswith("=") else [option, value]
+    out = run(["./run.sh", *args], cwd=rdir)
+    assert out.returncode != 0, out.stdout
+    assert "expects a whole number, got" in out.stdout, out.stdout
+    assert "integer expression expected" not in out.stdout
+    assert "done" not in out.stdout
+
+
 def test_unknown_option_is_rejected():
     out = run(["./run.sh", "--no_such_option", "1"], cwd=EGS / "librispeech" / "ssl1")
     assert out.returncode != 0
@@ -118,3 +131,34 @@ def test_guard_exp_refuses_to_resume_another_experiment(tmp_path):
     assert out.returncode == 1
     assert "exp/a was started with other inputs" in out.stdout
     assert (tmp_path / "exp" / "a" / "inputs.key").read_text() == "key1\n"
+
+
+def test_scoring_stage_writes_environment_tables_and_utterance_links(tmp_path):
+    rdir = link_recipe("librilight/asr1", tmp_path / "r")
+    decode = rdir / "exp" / "asr_finetune_10h_dinosr" / "decode_valid.cer_ctc.ave"
+    refs = {"dev_other": "u1 THE CAT SAT\nu2 A DOG\n", "dev_clean": "c1 HELLO WORLD\n"}
+    hyps = {"dev_other": "u1 THE BAT SAT\nu2 A DOG\n", "dev_clean": "c1 HELLO WORLD\n"}
+    for name in refs:
+        (rdir / "dump" / "raw" / name).mkdir(parents=True)
+        (rdir / "dump" / "raw" / name / "text").write_text(refs[name])
+        for mode in ("viterbi", "lm_4gram"):
+            (decode / name / mode).mkdir(parents=True)
+            (decode / name / mode / "text").write_text(hyps[name])
+    out = run(["./run.sh", "--stage", "8", "--test_sets", "dev_clean"], cwd=rdir)
+    assert out.returncode == 0, out.stdout
+    results = (decode.parent / "RESULTS.md").read_text()
+    for line in ("## Environments", "- python version: `", "- espnet version: `espnet ",
+                 "- pytorch version: `pytorch ", "- dinosr_espnet version: `dinosr_espnet ",
+                 "- Git hash: `", "- date: `"):
+        assert line in results, line
+    assert results.index("## Environments") < results.index("|dataset|")
+    assert "|dev_other|2|5|80.0|20.0|0.0|0.0|20.0|50.0|" in results
+    for mode in ("viterbi", "lm_4gram"):
+        link = f"[dev_other](decode_valid.cer_ctc.ave/dev_other/{mode}/score_wer/result.txt)"
+        assert link in results, results
+        section = results.split(f" {mode}\n", 1)[1].split("\n## ", 1)[0]
+        assert link in section and "|dev_clean|1|2|100.0|" in section
+    scored = (decode / "dev_other" / "viterbi" / "score_wer" / "result.txt").read_text()
+    assert "id: (u1)\nScores: (#C #S #D #I) 2 1 0 0\nREF:  the cat sat\nHYP:  the bat sat\n" \
+        "Eval:     S" in scored
+    assert "id: (u2)\nScores: (#C #S #D #I) 2 0 0 0" in scored

@@ -214,19 +214,26 @@ lm_decode() {
     done
 }
 
-# WER/CER of every set and decoding mode into <exp>/RESULTS.md (ESPnet style).
+# WER/CER of every set and decoding mode into <exp>/RESULTS.md (ESPnet style: environment
+# block, one table per mode, links to the per-utterance scoring files).
 score() {
-    local results=$asr_exp/RESULTS.md set mode modes=viterbi
+    local results=$asr_exp/RESULTS.md set mode modes=viterbi scored links
     [ "$use_lm" = false ] || modes="viterbi lm_$lm_tag"
-    rm -f "$results"
+    "$PYTHON" -m dinosr_espnet.bin.results_environment --out "$results"
     for mode in $modes; do
+        links=""
         for set in $eval_sets; do
             [ -f "$decode_dir/$set/$mode/text" ] \
                 || die "$decode_dir/$set/$mode/text is missing: run the decoding stages first"
             "$PYTHON" -m dinosr_espnet.bin.score --ref "$raw/$set/text" \
                 --hyp "$decode_dir/$set/$mode/text" --metric "$metric" --set-name "$set" \
                 --results "$results" --title "$asr_exp $(basename "$decode_dir") $mode"
+            scored=$decode_dir/$set/$mode/score_$metric/result.txt
+            "$PYTHON" -m dinosr_espnet.bin.score_utterances --ref "$raw/$set/text" \
+                --hyp "$decode_dir/$set/$mode/text" --metric "$metric" --out "$scored"
+            links+="${links:+, }[$set](${scored#"$asr_exp"/})"
         done
+        printf '\nPer-utterance scoring: %s\n' "$links" >> "$results"
     done
     cat "$results"
 }

@@ -107,6 +107,20 @@ if [ "$skip_data_prep" = false ]; then
     run_stage 2 dump "$expdir/log/stage2_dump_ssl.log" "" "" dump_sets
     run_stage 3 stats "$expdir/log/stage3_stats_ssl.log" "" "" collect_shapes
 fi
+if [ -n "$units_alignments" ] && [ -n "$units_item" ] && in_range 5; then
+    # Before any stage: the units report (stage 5) must be able to use a model of this config.
+    # shellcheck disable=SC2086
+    "$PYTHON" - "$ssl_config" $units_args <<'EOF' || die "--ssl_config $ssl_config: see above"
+import argparse, sys
+from dinosr_espnet.eval.report import check_config_rates
+parser = argparse.ArgumentParser()
+parser.add_argument("--label_rate", type=float, default=100.0)
+try:
+    check_config_rates(sys.argv[1], parser.parse_known_args(sys.argv[2:])[0].label_rate)
+except (OSError, ValueError) as e:
+    sys.exit(f"error: {e}")
+EOF
+fi
 pretrain_key=$(fingerprint "$ssl_config" "$ssl_args" "$raw/$train_set/wav.scp" \
     "$raw/$valid_set/wav.scp")
 run_stage 4 pretrain "$ssl_exp/log/stage4_pretrain.log" "$ssl_exp/log/.done_pretrain" \

@@ -10,14 +10,20 @@ set -euo pipefail
 stage=1         # first stage: 1 prepare languages, 2 combine, 3 validate
 stop_stage=3    # last stage
 group=pretrain  # language group of the languages file
-langs=""        # explicit language ids instead of the group, e.g. "101 103"
+langs=""        # explicit language ids instead of the group, e.g. 101,103 (or "101 103")
 combine=true    # make data/{train,dev}_multilingual from all prepared languages
 languages=""    # id->name YAML (default: conf/babel_languages.yaml of the repository)
+skip_missing=auto  # leave out group languages without a corpus dir: true, false, or auto (true for a corpus of make_corpus)
 markup=""       # markup policy YAML (default: conf/babel_markup.yaml of the repository)
 strict=false    # stop on a malformed transcription instead of skipping the file
 help_message="Usage: $0 [options]   (run from the recipe directory; corpus paths in db.sh)"
 
 . "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/../../../../utils/parse_options.sh"
+if [ $# -gt 0 ]; then
+    echo "$0: unexpected argument(s) '$*': give several languages as --langs 101,103" >&2
+    exit 1
+fi
+langs=${langs//,/ }
 root=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/../../../.." && pwd)
 utils=$root/utils
 [ -f db.sh ] || { echo "$0: no db.sh in $(pwd): run from the recipe directory" >&2; exit 1; }
@@ -53,6 +59,22 @@ if [ "$stage" -le 1 ] && [ "$stop_stage" -ge 1 ]; then
         "$utils/check_corpus_dir.sh" "$var" "${!var}" conversational release-current/conversational
         args+=(--corpus_dir "${var#BABEL_}=${!var}")
     done
+    if [ "$skip_missing" = auto ]; then
+        skip_missing=false
+        # A corpus of make_corpus has only the languages eSpeak NG can speak (no 104, 106,
+        # 203, 207): its groups are the default ones without those.
+        if [ -z "$langs" ] && [ -n "${BABEL_ROOT:-}" ] && [ -f "$BABEL_ROOT/../manifest.json" ] \
+            && grep -q '"generator": "dinosr_espnet.data.synth"' "$BABEL_ROOT/../manifest.json"; then
+            echo "BABEL_ROOT=$BABEL_ROOT is a generated corpus: languages of group $group" \
+                "that it lacks are left out"
+            skip_missing=true
+        fi
+    fi
+    case "$skip_missing" in
+        true) args+=(--skip_missing) ;;
+        false) ;;
+        *) echo "$0: --skip_missing must be true, false or auto, got '$skip_missing'" >&2; exit 1 ;;
+    esac
     if [ "$strict" = true ]; then args+=(--strict); fi
     echo "stage 1: prepare BABEL languages (${langs:-group $group})"
     "$python" -m dinosr_espnet.bin.prepare_babel "${args[@]}" > "$sets_file.tmp"
