@@ -2,7 +2,7 @@
 
 The same reader serves LibriSpeech parts and the Libri-light limited-supervision tree, which
 uses the identical per-chapter layout. Utterance id `<spk>-<chapter>-<utt4>`, speaker
-`<spk>-<chapter>` (see `/work/shared/docs/corpora.md`).
+`<spk>-<chapter>` (layouts: docs/data.md).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Tiny corpora in the real on-disk layouts (LibriSpeech, Libri-light limited, BABEL).
 
 Builders shared by the data-prep and dump tests; the tests at the bottom pin the layouts to
-`/work/shared/docs/corpora.md` so that a change here cannot silently drift from the real trees.
+the real trees (docs/data.md, "Real corpora on disk") so that a change here cannot silently drift from the real trees.
 """
 
 from __future__ import annotations
