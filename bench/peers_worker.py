@@ -1,0 +1,246 @@
+"""Training updates of DinoSR implementations, timed one at a time on request.
+
+``bench/bench_peers.py`` starts this file as a subprocess in another Python (SpidR's venv made
+by ``bench/setup_peers.sh``: SpidR needs Python >= 3.12 and its own torch) and drives it
+update by update, interleaved with the implementations it runs itself. The same classes run
+our update in the benchmark's own process.
+
+Protocol: one JSON object per line on stdin, one answer per line on stdout (``ok`` false and
+``error`` on failure); everything else this process prints goes to stderr.
+
+    {"cmd": "build", "impl": "spidr", "kwargs": {...}}  -> {"ok": true, "info": {...}}
+    {"cmd": "step"}                                     -> {"ok": true, "wall": s, "cpu": s,
+                                                            "peak_mib": MiB, "loss": float}
+    {"cmd": "resize", "seconds": 8.0}                   -> new batch, same model
+    {"cmd": "release_memory"}                           -> ``common.release_freed_memory``
+    {"cmd": "quit"}
+
+Implementations: ``ours`` (``dinosr_espnet``'s ``DinoSR`` and the step of its ESPnet
+trainer), ``spidr`` (SpidR's ``DinoSR`` and the step of ``spidr/train.py``) and
+``spidr-student`` (SpidR's student alone on fixed targets, same step, no teacher).
+"""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import sys
+import traceback
+from pathlib import Path
+from typing import Any, Optional
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import PeakMemory, autocast, release_freed_memory, timed  # noqa: E402
+
+SAMPLE_RATE = 16000
+
+
+def waveforms(batch: int, seconds: float, device: torch.device, seed: int = 0) -> torch.Tensor:
+    """Seeded random (batch, samples) audio; speed does not depend on the values."""
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(batch, int(seconds * SAMPLE_RATE), generator=g).to(device)
+
+
+def trainable_millions(model: torch.nn.Module) -> float:
+    return sum(p.numel() for p in model.parameters() if p.requires_grad) / 1e6
+
+
+class Update:
+    """One implementation's model, optimizer and batch; ``step`` is one training update."""
+
+    def __init__(self, batch: int, seconds: float, device: str, amp: str) -> None:
+        self.batch, self.device, self.amp = batch, torch.device(device), amp
+        self.resize(seconds)
+
+    def resize(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.source = waveforms(self.batch, seconds, self.device)
+
+    def step(self) -> float:
+        raise NotImplementedError
+
+    def info(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+
+class OursUpdate(Update):
+    """Our ``DinoSR`` update as the ESPnet trainer runs it: forward (span mask, student,
+    teacher, clustering, loss), backward, gradient norm (ESPnet computes it every update to
+    skip non-finite ones; ``grad_clip: inf`` in the recipes), optimizer step built from the
+    recipe's ``optim_conf``, teacher EMA step."""
+
+    def __init__(self, config: dict[str, Any], optim_conf: dict[str, Any], batch: int,
+                 seconds: float, device: str, amp: str) -> None:
+        from dinosr_espnet.model import DinoSR, DinoSRConfig
+
+        torch.manual_seed(0)
+        self.model = DinoSR(DinoSRConfig.from_dict(config)).to(device).train()
+        self.optimizer = torch.optim.AdamW(self.model.parameters(), **optim_conf)
+        self.scaler = torch.amp.GradScaler(torch.device(device).type, enabled=amp == "fp16")
+        super().__init__(batch, seconds, device, amp)
+
+    def step(self) -> float:
+        with autocast(self.device, self.amp):
+            loss = self.model(self.source).loss
+        self.scaler.scale(loss).backward()
+        self.scaler.unscale_(self.optimizer)
+        torch.nn.utils.clip_grad_norm_(self.model.parameters(), float("inf"))
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        self.optimizer.zero_grad(set_to_none=True)
+        self.model.on_optimizer_step()
+        return float(loss.detach())
+
+    def info(self) -> dict[str, Any]:
+        return {"trainable_M": trainable_millions(self.model),
+                "frames": self.model.cfg.num_frames(self.source.shape[1])}
+
+
+class SpidRUpdate(Update):
+    """SpidR's ``DinoSR`` update as ``spidr/train.py`` runs it: autocast forward with the
+    data loader's span mask indices, loss summed and divided by the masked-frame count,
+    backward, gradient clipping (max norm 10), its AdamW (fused) and LR scheduler step, then
+    ``update_ema``. Masks are drawn by SpidR's ``MaskGenerator`` before the timed update, as
+    its data loader does in worker processes. Layerdrop is set to 0 (as for ours)."""
+
+    def __init__(self, batch: int, seconds: float, device: str, amp: str,
+                 student_only: bool = False) -> None:
+        from spidr.config import DinoSRConfig, MaskingConfig, OptimizerConfig
+        from spidr.data.masks import MaskGenerator
+        from spidr.models import DinoSR
+        from spidr.optimizer import build_optimizer
+
+        self.cfg = DinoSRConfig(encoder_layer_drop=0.0)
+        torch.manual_seed(0)
+        self.model = DinoSR(self.cfg).to(device).train()
+        dtype = {"none": "float32", "bf16": "bfloat16", "fp16": "float16"}[amp]
+        self.opt_cfg = OptimizerConfig(dtype=dtype)
+        self.optimizer, self.scaler, self.scheduler = build_optimizer(self.model, self.opt_cfg)
+        self.masks = MaskGenerator(MaskingConfig())
+        self.student_only = student_only
+        self.updates = 0
+        super().__init__(batch, seconds, device, amp)
+
+    def frames(self, samples: int) -> int:
+        for _, kernel, stride in self.cfg.extractor_conv_layer_config:
+            samples = (samples - kernel) // stride + 1
+        return samples
+
+    def resize(self, seconds: float) -> None:
+        super().resize(seconds)
+        t = self.frames(self.source.shape[1])
+        g = torch.Generator().manual_seed(1)
+        indices, _ = self.masks(torch.zeros(self.batch, t, dtype=torch.bool), generator=g)
+        self.mask_indices = indices.to(self.device)
+        codebooks, size = self.cfg.num_codebooks, self.cfg.codebook_size
+        self.targets = torch.randint(0, size, (codebooks, indices.numel()), generator=g
+                                     ).to(self.device)
+
+    def student_loss(self) -> torch.Tensor:
+        """SpidR's student path of ``DinoSR.forward`` on fixed targets (no teacher)."""
+        from spidr.models.components import mask_from_index, select_masked
+
+        m = self.model
+        x = m.projection_dropout(m.feature_projection(m.feature_extractor(self.source)))
+        mask = mask_from_index(self.mask_indices, x.shape[1])
+        x = torch.where(mask.unsqueeze(-1), m.mask_embedding.to(x.dtype).expand_as(x), x)
+        x = select_masked(m.student(x, None), self.mask_indices)
+        nll = [-m.heads[i](x).gather(-1, self.targets[i].unsqueeze(-1)).squeeze(-1)
+               for i in range(m.num_codebooks)]
+        return torch.stack(nll).sum(0) / m.num_codebooks
+
+    def step(self) -> float:
+        with torch.autocast(self.device.type, self.opt_cfg_dtype(),
+                            enabled=self.opt_cfg.mixed_precision):
+            if self.student_only:
+                losses = self.student_loss()
+            else:
+                losses, _ = self.model(self.source, mask_indices=self.mask_indices)
+        loss = losses.sum() / self.mask_indices.numel()
+        self.scaler.scale(loss).backward()
+        self.scaler.unscale_(self.optimizer)
+        torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.opt_cfg.max_norm)
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        self.optimizer.zero_grad(set_to_none=True)
+        self.scheduler.step()
+        self.updates += 1
+        if not self.student_only:
+            self.model.update_ema(self.updates)
+        return float(loss.detach())
+
+    def opt_cfg_dtype(self) -> torch.dtype:
+        return {"float32": torch.float32, "float16": torch.float16,
+                "bfloat16": torch.bfloat16}[self.opt_cfg.dtype]
+
+    def info(self) -> dict[str, Any]:
+        t = self.frames(self.source.shape[1])
+        return {"trainable_M": trainable_millions(self.model), "frames": t,
+                "masked_frac": self.mask_indices.shape[1] / t}
+
+
+def build(impl: str, kwargs: dict[str, Any]) -> Update:
+    if impl == "ours":
+        return OursUpdate(**kwargs)
+    if impl == "spidr":
+        return SpidRUpdate(**kwargs)
+    if impl == "spidr-student":
+        return SpidRUpdate(**kwargs, student_only=True)
+    raise ValueError(f"unknown implementation {impl!r} (ours, spidr, spidr-student)")
+
+
+def timed_step(update: Update) -> dict[str, Any]:
+    """Wall and CPU seconds and peak working memory (MiB above the level before) of one update."""
+    with PeakMemory(update.device) as memory:
+        loss, wall, cpu = timed(update.step, update.device)
+    return {"wall": wall, "cpu": cpu, "peak_mib": memory.peak_mib, "loss": loss}
+
+
+def environment() -> dict[str, str]:
+    return {"torch": torch.__version__, "python": platform.python_version()}
+
+
+def serve(answer: Any) -> None:
+    """Answer the commands on stdin until ``quit`` or end of input."""
+    update: Optional[Update] = None
+    for line in sys.stdin:
+        request = json.loads(line)
+        try:
+            cmd = request["cmd"]
+            if cmd == "quit":
+                break
+            if cmd == "build":
+                torch.set_num_threads(request.get("threads") or torch.get_num_threads())
+                update = None
+                update = build(request["impl"], request["kwargs"])
+                reply = {"info": {**update.info(), **environment(),
+                                  "threads": torch.get_num_threads()}}
+            elif update is None:
+                raise ValueError(f"{cmd!r} before a successful 'build'")
+            elif cmd == "step":
+                reply = timed_step(update)
+            elif cmd == "resize":
+                update.resize(float(request["seconds"]))
+                reply = {"info": update.info()}
+            elif cmd == "release_memory":
+                release_freed_memory()
+                reply = {}
+            else:
+                raise ValueError(f"unknown command {cmd!r}")
+            answer({"ok": True, **reply})
+        except Exception as e:  # reported to the benchmark, which stops with the message
+            traceback.print_exc(file=sys.stderr)
+            answer({"ok": False, "error": f"{type(e).__name__}: {e}"})
+
+
+def main() -> None:
+    protocol = os.fdopen(os.dup(sys.stdout.fileno()), "w", buffering=1)
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # stray prints must not break the protocol
+    serve(lambda reply: print(json.dumps(reply), file=protocol, flush=True))
+
+
+if __name__ == "__main__":
+    main()
