@@ -49,12 +49,19 @@ from common import (  # noqa: E402
     markdown_table,
     model_config,
     recipe_config,
-    release_freed_memory,
     timed,
     update_doc,
 )
 from dinosr_espnet.model.masking import compute_span_mask  # noqa: E402
-from peers_worker import OursUpdate, Update, timed_step, waveforms  # noqa: E402
+from peers_worker import (  # noqa: E402
+    OURS_EXTRACT,
+    OursUpdate,
+    Update,
+    extractors,
+    hidden_states,
+    timed_step,
+    waveforms,
+)
 
 logger = logging.getLogger("bench_peers")
 HERE = Path(__file__).resolve().parent
@@ -120,12 +127,6 @@ class Local:
     def step(self) -> dict[str, Any]:
         return timed_step(self.update)
 
-    def resize(self, seconds: float) -> None:
-        self.update.resize(seconds)
-
-    def release_memory(self) -> None:
-        release_freed_memory()
-
     def close(self) -> None:
         self.update = None
 
@@ -133,7 +134,8 @@ class Local:
 class Peer:
     """An implementation in a worker process of another Python (``bench/peers_worker.py``)."""
 
-    def __init__(self, python: Path, impl: str, kwargs: dict[str, Any], threads: int) -> None:
+    def __init__(self, python: Path, impl: str, kwargs: dict[str, Any], threads: int,
+                 release: bool = False) -> None:
         if not python.exists():
             raise PeerError(f"no peer Python at {python}: run bench/setup_peers.sh first "
                             f"(or pass --peer-python)")
@@ -145,7 +147,7 @@ class Peer:
                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                         text=True, env=env)
         self.info = self.call({"cmd": "build", "impl": impl, "kwargs": kwargs,
-                               "threads": threads})["info"]
+                               "threads": threads, "release": release})["info"]
 
     def call(self, request: dict[str, Any]) -> dict[str, Any]:
         self.process.stdin.write(json.dumps(request) + "\n")
@@ -165,9 +167,6 @@ class Peer:
     def resize(self, seconds: float) -> None:
         self.call({"cmd": "resize", "seconds": seconds})
 
-    def release_memory(self) -> None:
-        self.call({"cmd": "release_memory"})
-
     def close(self) -> None:
         if self.process.poll() is None:
             self.process.stdin.write(json.dumps({"cmd": "quit"}) + "\n")
@@ -176,16 +175,23 @@ class Peer:
 
 
 # ---------------------------------------------------------------------- measurements
+def ours_kwargs(device: str, amp: str, batch: int, seconds: float) -> dict[str, Any]:
+    """``OursUpdate`` arguments: BASE ``model_conf`` (layerdrop 0) and ``optim_conf`` of
+    ``conf/pretrain_base.yaml``, i.e. what ESPnet builds from the recipe."""
+    recipe = recipe_config("base")
+    return {"config": model_config("base", layerdrop=0.0).to_dict(),
+            "optim_conf": dict(recipe.get("optim_conf", {})),
+            "batch": batch, "seconds": seconds, "device": device, "amp": amp}
+
+
 def build_updates(args: argparse.Namespace, device: str, amp: str, batch: int,
                   seconds: float) -> dict[str, Any]:
     """Name → Local/Peer of every update variant (see the module docstring)."""
-    recipe = recipe_config("base")
-    cfg = model_config("base", layerdrop=0.0)
-    optim_conf = dict(recipe.get("optim_conf", {}))
+    ours = ours_kwargs(device, amp, batch, seconds)
     common = {"batch": batch, "seconds": seconds, "device": device, "amp": amp}
-    ours = {"config": cfg.to_dict(), "optim_conf": optim_conf, **common}
+    cfg = model_config("base", layerdrop=0.0)
     variants = {"ours": Local(OursUpdate(**ours)),
-                "plain": Local(PlainUpdate(cfg, optim_conf, **common))}
+                "plain": Local(PlainUpdate(cfg, ours["optim_conf"], **common))}
     peer = Path(args.peer_python)
     variants["spidr"] = Peer(peer, "spidr", common, args.threads)
     variants["spidr-student"] = Peer(peer, "spidr-student", common, args.threads)
@@ -194,11 +200,9 @@ def build_updates(args: argparse.Namespace, device: str, amp: str, batch: int,
     return variants
 
 
-def time_updates(variants: dict[str, Any], args: argparse.Namespace
-                 ) -> tuple[dict[str, Timing], dict[str, float]]:
-    """Interleaved rounds (the order rotates each round); medians and peak memory."""
+def time_updates(variants: dict[str, Any], args: argparse.Namespace) -> dict[str, Timing]:
+    """Interleaved rounds (the order rotates each round)."""
     timings = {name: Timing() for name in variants}
-    peaks = {name: 0.0 for name in variants}
     names = list(variants)
     for i in range(args.warmup + args.updates):
         order = names[i % len(names):] + names[:i % len(names)]
@@ -208,69 +212,63 @@ def time_updates(variants: dict[str, Any], args: argparse.Namespace
                         f"s CPU, {result['peak_mib']:.0f} MiB")
             if i >= args.warmup:
                 timings[name].add(result["wall"], result["cpu"])
-                peaks[name] = max(peaks[name], result["peak_mib"])
-    return timings, peaks
+    return timings
 
 
-def memory_sweep(variants: dict[str, Any], batch: int, seconds: list[float]
+def fresh_peak(python: Path, impl: str, kwargs: dict[str, Any], threads: int,
+               seconds: list[float]) -> list[float]:
+    """Peak working MiB of the second step at each utterance length, in a fresh process that
+    returns freed memory at once (so resident memory follows live tensors)."""
+    peer = Peer(python, impl, kwargs, threads, release=True)
+    try:
+        peaks = []
+        for s in seconds:
+            peer.resize(s)
+            peer.step()
+            peaks.append(peer.step()["peak_mib"])
+            logger.info(f"memory {impl} {kwargs.get('model', '')} {s:g} s: {peaks[-1]:.0f} MiB")
+        return peaks
+    finally:
+        peer.close()
+
+
+def memory_sweep(args: argparse.Namespace, device: str, amp: str, batch: int
                  ) -> dict[float, dict[str, float]]:
-    """Peak working MiB of one update (after one at the same size) per utterance length."""
-    for v in variants.values():
-        v.release_memory()
-    sweep: dict[float, dict[str, float]] = {}
-    for s in seconds:
-        for name, v in variants.items():
-            v.resize(s)
-            v.step()
-            result = v.step()
-            sweep.setdefault(s * batch, {})[name] = result["peak_mib"]
-            logger.info(f"memory {s * batch:g} s: {name} {result['peak_mib']:.0f} MiB")
-    return sweep
+    """Batch audio seconds → {"ours", "spidr"} → peak working MiB of one update."""
+    seconds = sorted(args.memory_seconds)
+    ours = fresh_peak(Path(sys.executable), "ours",
+                      ours_kwargs(device, amp, batch, seconds[0]), args.threads, seconds)
+    common = {"batch": batch, "seconds": seconds[0], "device": device, "amp": amp}
+    spidr = fresh_peak(Path(args.peer_python), "spidr", common, args.threads, seconds)
+    return {s * batch: {"ours": o, "spidr": p} for s, o, p in zip(seconds, ours, spidr)}
 
 
-def torchaudio_models() -> dict[str, nn.Module]:
-    """Stock ``wav2vec2_base()`` and a ``wav2vec2_model`` of our exact shapes (no weights)."""
-    from torchaudio.models import wav2vec2_base, wav2vec2_model
-
-    cfg = model_config("base")
-    matched = wav2vec2_model(
-        extractor_mode="layer_norm", extractor_conv_layer_config=cfg.conv_layers,
-        extractor_conv_bias=cfg.conv_bias, encoder_embed_dim=cfg.embed_dim,
-        encoder_projection_dropout=cfg.dropout_input,
-        encoder_pos_conv_kernel=cfg.pos_conv_kernel * cfg.pos_conv_depth,
-        encoder_pos_conv_groups=cfg.pos_conv_groups, encoder_num_layers=cfg.num_layers,
-        encoder_num_heads=cfg.num_heads, encoder_attention_dropout=cfg.attention_dropout,
-        encoder_ff_interm_features=cfg.ffn_dim, encoder_ff_interm_dropout=cfg.activation_dropout,
-        encoder_dropout=cfg.dropout, encoder_layer_norm_first=False,
-        encoder_layer_drop=cfg.layerdrop, aux_num_out=None)
-    return {"torchaudio wav2vec2_base()": wav2vec2_base(),
-            "torchaudio wav2vec2_model, our shapes": matched}
-
-
-def time_extraction(ours: nn.Module, device: torch.device, amp: str, batch: int,
-                    seconds: float, args: argparse.Namespace
+def time_extraction(device: torch.device, amp: str, batch: int, seconds: float,
+                    args: argparse.Namespace
                     ) -> tuple[dict[str, Timing], dict[str, float], dict[str, int]]:
-    """Interleaved eval forwards returning every hidden state; medians, peaks, layer counts."""
+    """Interleaved eval forwards returning every hidden state (medians, hidden-state counts),
+    then each extractor's peak working memory in a fresh process (see ``fresh_peak``)."""
     source = waveforms(batch, seconds, device, seed=3)
-    calls: dict[str, Callable[[], list[torch.Tensor]]] = {
-        "ours: DinoSR.extract (all hidden states)":
-            lambda: ours.extract(source, codewords=False, head_probs=False).hidden_states}
-    for name, model in torchaudio_models().items():
-        model = model.to(device).eval()
-        calls[name] = lambda m=model: m.extract_features(source)[0]
-    timings = {name: Timing() for name in calls}
-    peaks = {name: 0.0 for name in calls}
+    models = {name: m.to(device) for name, m in extractors().items()}
+    timings = {name: Timing() for name in models}
     layers = {}
-    names = list(calls)
+    names = list(models)
     for i in range(args.warmup + args.updates):
         for name in names[i % len(names):] + names[:i % len(names)]:
-            with torch.no_grad(), autocast(device, amp), PeakMemory(device) as memory:
-                hidden, wall, cpu = timed(calls[name], device)
+            with torch.no_grad(), autocast(device, amp):
+                hidden, wall, cpu = timed(
+                    lambda: hidden_states(name, models[name], source), device)
             layers[name] = len(hidden)
             del hidden
             if i >= args.warmup:
                 timings[name].add(wall, cpu)
-                peaks[name] = max(peaks[name], memory.peak_mib)
+    del models
+    peaks = {}
+    for name in names:
+        kwargs = {"model": name, "batch": batch, "seconds": seconds, "device": device.type,
+                  "amp": amp}
+        peaks[name] = fresh_peak(Path(sys.executable), "extract", kwargs, args.threads,
+                                 [seconds])[0]
     return timings, peaks, layers
 
 
@@ -290,23 +288,20 @@ def run_section(args: argparse.Namespace, device: str, amp: str, batch: int, sec
     load_before = os.getloadavg()[0] if device == "cpu" else None
     variants = build_updates(args, device, amp, batch, seconds)
     try:
-        timings, peaks = time_updates(variants, args)
-        extraction = time_extraction(variants["ours"].update.model, torch.device(device), amp,
-                                     batch, seconds, args)
-        memory = {}
-        if args.memory_seconds:
-            memory = memory_sweep({k: variants[k] for k in ("ours", "spidr")}, batch,
-                                  args.memory_seconds)
+        timings = time_updates(variants, args)
         infos = {name: v.info for name, v in variants.items()}
     finally:
         for v in variants.values():
             v.close()
-    return report(args, torch.device(device), amp, batch, seconds, timings, peaks, infos,
+    del variants
+    extraction = time_extraction(torch.device(device), amp, batch, seconds, args)
+    memory = memory_sweep(args, device, amp, batch) if args.memory_seconds else {}
+    return report(args, torch.device(device), amp, batch, seconds, timings, infos,
                   extraction, memory, load_before)
 
 
 def report(args: argparse.Namespace, device: torch.device, amp: str, batch: int,
-           seconds: float, timings: dict[str, Timing], peaks: dict[str, float],
+           seconds: float, timings: dict[str, Timing],
            infos: dict[str, dict[str, Any]], extraction: tuple, memory: dict,
            load_before: Optional[float]) -> str:
     cpu = device.type == "cpu"
@@ -324,15 +319,15 @@ def report(args: argparse.Namespace, device: torch.device, amp: str, batch: int,
         info = infos[name]
         rows.append([LABELS[name], f"{info['torch']} (Python {info['python']})",
                      pair(med[name]), pair(ratio(med[name], med["spidr"]), "{:.2f}×"),
-                     f"{peaks[name]:.0f}", f"{info['trainable_M']:.2f} M"])
+                     f"{info['trainable_M']:.2f} M"])
     update_table = markdown_table(["update", "torch", f"median ({unit})", "÷ SpidR update",
-                                   "peak working MiB", "trainable"], rows)
+                                   "trainable"], rows)
 
     ours_spidr = ratio(med["ours"], med["spidr"])
     ours_plain = ratio(med["ours"], med["plain"])
     ext_t, ext_peaks, ext_layers = extraction
     ext_med = {name: t.median() for name, t in ext_t.items()}
-    ours_ext = next(iter(ext_med))
+    ours_ext = OURS_EXTRACT
     ta_names = [n for n in ext_med if n != ours_ext]
     ext_rows = []
     audio = batch * seconds
@@ -398,9 +393,12 @@ def _header(device: torch.device, amp: str, batch: int, seconds: float,
             f"AMP {amp}, layerdrop 0, eager (no torch.compile); medians of {args.updates} "
             f"updates after {args.warmup} warm-up, variants interleaved round by round (order "
             f"rotating); peer Python {infos['spidr']['python']}, "
-            f"{infos['spidr']['threads']} torch thread(s) there too. Peak working MiB: "
-            + ("resident memory above the level before the update." if device.type == "cpu"
-               else "CUDA allocator peak above the level before the update."))
+            f"{infos['spidr']['threads']} torch thread(s) there too. Peak working MiB (tables "
+            f"below): "
+            + ("resident memory above the level before the step, in a fresh process per "
+               "implementation that returns freed memory at once (peak of the second step at "
+               "that size)." if device.type == "cpu"
+               else "CUDA allocator peak above the level before the step."))
 
 
 GPU_NOT_RUN = ("GPU part not run: no CUDA device was visible to torch on this machine. On a "

@@ -1,4 +1,4 @@
-"""Training updates of DinoSR implementations, timed one at a time on request.
+"""Training updates of DinoSR implementations and feature extractions, timed one at a time.
 
 ``bench/bench_peers.py`` starts this file as a subprocess in another Python (SpidR's venv made
 by ``bench/setup_peers.sh``: SpidR needs Python >= 3.12 and its own torch) and drives it
@@ -12,12 +12,14 @@ Protocol: one JSON object per line on stdin, one answer per line on stdout (``ok
     {"cmd": "step"}                                     -> {"ok": true, "wall": s, "cpu": s,
                                                             "peak_mib": MiB, "loss": float}
     {"cmd": "resize", "seconds": 8.0}                   -> new batch, same model
-    {"cmd": "release_memory"}                           -> ``common.release_freed_memory``
     {"cmd": "quit"}
 
 Implementations: ``ours`` (``dinosr_espnet``'s ``DinoSR`` and the step of its ESPnet
-trainer), ``spidr`` (SpidR's ``DinoSR`` and the step of ``spidr/train.py``) and
-``spidr-student`` (SpidR's student alone on fixed targets, same step, no teacher).
+trainer), ``spidr`` (SpidR's ``DinoSR`` and the step of ``spidr/train.py``),
+``spidr-student`` (SpidR's student alone on fixed targets, same step, no teacher) and
+``extract`` (one eval forward returning every hidden state: ours or torchaudio's wav2vec 2.0,
+see ``extractors``). ``"release": true`` in ``build`` calls ``common.release_freed_memory``
+first (memory runs).
 """
 from __future__ import annotations
 
@@ -182,7 +184,74 @@ class SpidRUpdate(Update):
                 "masked_frac": self.mask_indices.shape[1] / t}
 
 
+def torchaudio_extractors() -> dict[str, torch.nn.Module]:
+    """torchaudio's stock ``wav2vec2_base()`` and a ``wav2vec2_model`` of exactly our BASE
+    shapes (LayerNorm in every CNN block, one 95-tap positional convolution = our 5 × 19
+    taps); random weights, which speed does not depend on."""
+    from torchaudio.models import wav2vec2_base, wav2vec2_model
+
+    from common import model_config
+
+    cfg = model_config("base")
+    matched = wav2vec2_model(
+        extractor_mode="layer_norm", extractor_conv_layer_config=cfg.conv_layers,
+        extractor_conv_bias=cfg.conv_bias, encoder_embed_dim=cfg.embed_dim,
+        encoder_projection_dropout=cfg.dropout_input,
+        encoder_pos_conv_kernel=cfg.pos_conv_kernel * cfg.pos_conv_depth,
+        encoder_pos_conv_groups=cfg.pos_conv_groups, encoder_num_layers=cfg.num_layers,
+        encoder_num_heads=cfg.num_heads, encoder_attention_dropout=cfg.attention_dropout,
+        encoder_ff_interm_features=cfg.ffn_dim, encoder_ff_interm_dropout=cfg.activation_dropout,
+        encoder_dropout=cfg.dropout, encoder_layer_norm_first=False,
+        encoder_layer_drop=cfg.layerdrop, aux_num_out=None)
+    return {"torchaudio wav2vec2_base()": wav2vec2_base(),
+            "torchaudio wav2vec2_model, our shapes": matched}
+
+
+OURS_EXTRACT = "ours: DinoSR.extract"
+
+
+def extractors(names: Optional[list[str]] = None) -> dict[str, torch.nn.Module]:
+    """Name → eval-mode model: ours (BASE ``DinoSR``) and torchaudio's (see above)."""
+    from common import model_config
+    from dinosr_espnet.model import DinoSR
+
+    models: dict[str, torch.nn.Module] = {}
+    if names is None or OURS_EXTRACT in names:
+        torch.manual_seed(0)
+        models[OURS_EXTRACT] = DinoSR(model_config("base"))
+    if names is None or any(n != OURS_EXTRACT for n in names):
+        models.update((k, v) for k, v in torchaudio_extractors().items()
+                      if names is None or k in names)
+    return {k: v.eval() for k, v in models.items()}
+
+
+def hidden_states(name: str, model: torch.nn.Module, source: torch.Tensor
+                  ) -> list[torch.Tensor]:
+    """Every hidden state of ``source`` (ours: K + 1 with the input; torchaudio: K)."""
+    if name == OURS_EXTRACT:
+        return model.extract(source, codewords=False, head_probs=False).hidden_states
+    return model.extract_features(source)[0]
+
+
+class Extraction(Update):
+    """One extractor's eval forward, no grad, returning every hidden state."""
+
+    def __init__(self, model: str, batch: int, seconds: float, device: str, amp: str) -> None:
+        self.name = model
+        self.model = extractors([model])[model].to(device)
+        super().__init__(batch, seconds, device, amp)
+
+    def step(self) -> float:
+        with torch.no_grad(), autocast(self.device, self.amp):
+            return float(len(hidden_states(self.name, self.model, self.source)))
+
+    def info(self) -> dict[str, Any]:
+        return {"parameters_M": sum(p.numel() for p in self.model.parameters()) / 1e6}
+
+
 def build(impl: str, kwargs: dict[str, Any]) -> Update:
+    if impl == "extract":
+        return Extraction(**kwargs)
     if impl == "ours":
         return OursUpdate(**kwargs)
     if impl == "spidr":
@@ -215,6 +284,8 @@ def serve(answer: Any) -> None:
             if cmd == "build":
                 torch.set_num_threads(request.get("threads") or torch.get_num_threads())
                 update = None
+                if request.get("release"):
+                    release_freed_memory()
                 update = build(request["impl"], request["kwargs"])
                 reply = {"info": {**update.info(), **environment(),
                                   "threads": torch.get_num_threads()}}
@@ -225,9 +296,6 @@ def serve(answer: Any) -> None:
             elif cmd == "resize":
                 update.resize(float(request["seconds"]))
                 reply = {"info": update.info()}
-            elif cmd == "release_memory":
-                release_freed_memory()
-                reply = {}
             else:
                 raise ValueError(f"unknown command {cmd!r}")
             answer({"ok": True, **reply})
