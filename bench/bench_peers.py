@@ -406,6 +406,12 @@ GPU_NOT_RUN = ("GPU part not run: no CUDA device was visible to torch on this ma
                "(`--gpu-batch`, `--gpu-seconds`) and writes those blocks here.")
 
 
+def has_gpu_results(doc: str) -> bool:
+    """Whether ``doc`` already holds GPU figures (a CPU-only run must not erase them)."""
+    begin, end = "<!-- bench_peers_gpu_none:begin -->", "<!-- bench_peers_gpu_none:end -->"
+    return begin in doc and "|" in doc.split(begin, 1)[1].split(end, 1)[0]
+
+
 def main(argv: Optional[list[str]] = None) -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -452,8 +458,7 @@ def main(argv: Optional[list[str]] = None) -> None:
     if args.doc:
         for key, text in blocks.items():
             update_doc(args.doc, key, text)
-        doc = args.doc.read_text()
-        if gpu_note and "bench_peers_gpu_none:begin" not in doc:
+        if gpu_note and not has_gpu_results(args.doc.read_text()):
             update_doc(args.doc, "bench_peers_gpu_none", gpu_note)
         logger.info(f"wrote {args.doc}")
 
