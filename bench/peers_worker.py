@@ -203,11 +203,11 @@ def torchaudio_extractors() -> dict[str, torch.nn.Module]:
         encoder_ff_interm_features=cfg.ffn_dim, encoder_ff_interm_dropout=cfg.activation_dropout,
         encoder_dropout=cfg.dropout, encoder_layer_norm_first=False,
         encoder_layer_drop=cfg.layerdrop, aux_num_out=None)
-    return {"torchaudio wav2vec2_base()": wav2vec2_base(),
-            "torchaudio wav2vec2_model, our shapes": matched}
+    return {"torchaudio wav2vec2_base()": wav2vec2_base(), MATCHED: matched}
 
 
 OURS_EXTRACT = "ours: DinoSR.extract"
+MATCHED = "torchaudio wav2vec2_model, our shapes"
 
 
 def extractors(names: Optional[list[str]] = None) -> dict[str, torch.nn.Module]:

@@ -8,7 +8,7 @@ CPU-scale runs (the mini recipe) use ``fbank`` so that their minutes go to the t
 """
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Optional, Sequence
 
 import torch
 from torch import nn
@@ -35,6 +35,47 @@ def frame_windows(x: torch.Tensor, kernel: int, stride: int) -> torch.Tensor:
     return x.unfold(1, kernel, stride).transpose(2, 3).flatten(2).contiguous()
 
 
+class WindowLinear(torch.autograd.Function):
+    """``F.linear(frame_windows(x, kernel, stride), weight, bias)`` that keeps ``x`` for the
+    backward pass instead of its windows (overlapping windows are up to kernel/stride times
+    the input: 1.5× for the 3-tap, stride-2 blocks) and rebuilds them there (one copy). The
+    gradients are the same products as ``F.linear``'s (in the autocast dtype under autocast,
+    as there); the input gradient adds each window's part back onto its frames, tap by tap."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.Tensor],
+                kernel: int, stride: int) -> torch.Tensor:
+        device = x.device.type
+        if torch.amp.is_autocast_available(device) and torch.is_autocast_enabled(device):
+            dtype = torch.get_autocast_dtype(device)  # as autocast runs F.linear, and saves
+            x, weight = x.to(dtype), weight.to(dtype)
+            bias = None if bias is None else bias.to(dtype)
+        ctx.save_for_backward(x, weight)
+        ctx.kernel, ctx.stride = kernel, stride
+        return F.linear(frame_windows(x, kernel, stride), weight, bias)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        x, weight = ctx.saved_tensors
+        kernel, stride = ctx.kernel, ctx.stride
+        grad_x = grad_weight = grad_bias = None
+        rows = grad.reshape(-1, grad.shape[-1])
+        if ctx.needs_input_grad[1]:
+            windows = frame_windows(x, kernel, stride)
+            grad_weight = rows.t().mm(windows.reshape(-1, windows.shape[-1]))
+        if ctx.needs_input_grad[2]:
+            grad_bias = rows.sum(0)
+        if ctx.needs_input_grad[0]:
+            b, t, c = x.shape
+            frames = grad.shape[1]
+            parts = grad.matmul(weight).view(b, frames, kernel, c)
+            grad_x = x.new_zeros(b, t, c)
+            span = (frames - 1) * stride + 1
+            for tap in range(kernel):
+                grad_x[:, tap: tap + span: stride] += parts[:, :, tap]
+        return grad_x, grad_weight, grad_bias, None, None
+
+
 class ConvBlock(nn.Module):
     """Conv1d (kaiming-normal init) → LayerNorm over channels (affine) → GELU.
 
@@ -58,7 +99,7 @@ class ConvBlock(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         kernel, stride = self.conv.kernel_size[0], self.conv.stride[0]
         weight = self.conv.weight.transpose(1, 2).flatten(1)  # (out, tap·in), as the windows
-        x = F.linear(frame_windows(x, kernel, stride), weight, self.conv.bias)
+        x = WindowLinear.apply(x, weight, self.conv.bias, kernel, stride)
         return F.gelu(self.norm(x))
 
 
