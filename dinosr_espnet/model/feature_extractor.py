@@ -63,16 +63,17 @@ class WindowLinear(torch.autograd.Function):
         if ctx.needs_input_grad[1]:
             windows = frame_windows(x, kernel, stride)
             grad_weight = rows.t().mm(windows.reshape(-1, windows.shape[-1]))
+            del windows  # freed before the input gradient's buffers are allocated
         if ctx.needs_input_grad[2]:
             grad_bias = rows.sum(0)
         if ctx.needs_input_grad[0]:
             b, t, c = x.shape
             frames = grad.shape[1]
-            parts = grad.matmul(weight).view(b, frames, kernel, c)
             grad_x = x.new_zeros(b, t, c)
             span = (frames - 1) * stride + 1
-            for tap in range(kernel):
-                grad_x[:, tap: tap + span: stride] += parts[:, :, tap]
+            for tap in range(kernel):  # one tap's (B, T', C) part at a time
+                part = grad.matmul(weight[:, tap * c: (tap + 1) * c])
+                grad_x[:, tap: tap + span: stride] += part
         return grad_x, grad_weight, grad_bias, None, None
 
 
