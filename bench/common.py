@@ -16,27 +16,39 @@ import threading
 import time
 from contextlib import nullcontext
 from pathlib import Path
-from typing import Any, Callable, ContextManager, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Callable, ContextManager, Optional, Sequence
 
 import torch
-import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from dinosr_espnet.model import DinoSRConfig  # noqa: E402
+if TYPE_CHECKING:
+    from dinosr_espnet.model import DinoSRConfig
 
 SIZES = {"tiny": ROOT / "conf" / "pretrain_tiny.yaml", "base": ROOT / "conf" / "pretrain_base.yaml"}
 AMP_DTYPES = {"none": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
-def model_config(size: str, **overrides: Any) -> DinoSRConfig:
-    """``tiny``/``base`` (the recipe YAMLs' ``model_conf``) or a YAML path, with overrides."""
+def recipe_config(size: str) -> dict[str, Any]:
+    """The recipe YAML of ``tiny``/``base`` (``conf/pretrain_*.yaml``) or of a YAML path."""
+    import yaml
+
     path = SIZES.get(size, Path(size))
     if not path.is_file():
         raise FileNotFoundError(f"no model config {path} (use tiny, base or a YAML file)")
-    conf = yaml.safe_load(path.read_text()) or {}
-    return DinoSRConfig.from_dict({**conf.get("model_conf", {}), **overrides})
+    return yaml.safe_load(path.read_text()) or {}
+
+
+def model_config(size: str, **overrides: Any) -> "DinoSRConfig":
+    """``tiny``/``base`` (the recipe YAMLs' ``model_conf``) or a YAML path, with overrides.
+
+    The project's imports stay inside, so that a peer's Python (``bench/peers_worker.py``)
+    can use the timing helpers of this module without them."""
+    from dinosr_espnet.model import DinoSRConfig
+
+    conf = recipe_config(size).get("model_conf", {})
+    return DinoSRConfig.from_dict({**conf, **overrides})
 
 
 def synchronize(device: torch.device) -> None:
@@ -178,3 +190,22 @@ def update_doc(path: Path, key: str, text: str, title: Optional[str] = None) -> 
     else:
         doc = doc.rstrip() + "\n\n" + (f"## {title}\n\n" if title else "") + block + "\n"
     path.write_text(doc)
+
+
+def release_freed_memory() -> None:
+    """Make glibc return freed blocks of 64 KiB and more to the system at once (``mallopt``),
+    so that the resident set size follows live memory and two processes' peaks compare.
+
+    By default glibc raises its mmap threshold after the first large free and then keeps
+    freed tensors in the heap, so a process that ran other models first would show a lower
+    "peak above entry". Costs a page fault per large allocation: used for memory runs only."""
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("c")
+    if name is None:
+        return
+    libc = ctypes.CDLL(name)
+    m_trim_threshold, m_mmap_threshold = -1, -3
+    libc.mallopt(m_mmap_threshold, 64 * 1024)
+    libc.mallopt(m_trim_threshold, 0)

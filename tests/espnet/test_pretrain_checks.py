@@ -67,7 +67,7 @@ def test_configs_are_valid():
     assert cfg == DinoSRConfig()  # the BASE defaults
     assert cfg.receptive_field == 400 and cfg.conv_stride == 320
     assert base["optim_conf"] == {"lr": 0.0005, "betas": [0.9, 0.98], "eps": 1e-6,
-                                  "weight_decay": 0.01}
+                                  "weight_decay": 0.01, "fused": True}
     assert base["scheduler_conf"]["max_steps"] == 400000
     assert "num_iters_per_epoch" not in base  # derived from updates_per_epoch × accum_grad
     assert base["max_epoch"] * base["updates_per_epoch"] == 400000
