@@ -57,3 +57,28 @@ def test_corpus_checks_need_real_speech_difficulty_and_a_harder_dev_other():
     assert [line.rsplit(": ", 1)[1] for line in lines] == ["NO", "NO"]
     assert summary.corpus_checks({"dev_clean": {**clean, "abx_across": None}})[0].startswith(
         "- dev_clean difficulty not measurable")
+
+
+def _decoded(root, exp: str, hyps: dict) -> None:
+    for (set_name, mode), text in hyps.items():
+        d = root / exp / "decode_m" / set_name / ("viterbi" if mode == "viterbi" else "lm_4gram")
+        d.mkdir(parents=True, exist_ok=True)
+        (d / "text").write_text(f"u1 {text}\n")
+
+
+def test_wer_checks_ask_for_dinosr_at_most_0_7_times_random_with_the_4gram(tmp_path):
+    import argparse
+
+    for set_name in ("dev", "test"):
+        ref = tmp_path / "dump/raw" / set_name
+        ref.mkdir(parents=True)
+        (ref / "text").write_text("u1 a b c d e f g h i j\n")
+    # DinoSR 4-gram: 2 errors on dev (20 %), 3 on test (30 %); random: 3 and 4 errors.
+    _decoded(tmp_path, "dinosr", {("dev", "viterbi"): "x x x x x f g h i j", ("dev", "lm"): "x x c d e f g h i j",
+                                  ("test", "viterbi"): "x x x x x f g h i j", ("test", "lm"): "x x x d e f g h i j"})
+    _decoded(tmp_path, "random", {("dev", "viterbi"): "x x x x x x g h i j", ("dev", "lm"): "x x x d e f g h i j",
+                                  ("test", "viterbi"): "x x x x x x g h i j", ("test", "lm"): "x x x x e f g h i j"})
+    args = argparse.Namespace(dinosr=tmp_path / "dinosr", random=tmp_path / "random", dumpdir=tmp_path / "dump")
+    _, checks = summary.wer_section(args, ["dev", "test"])
+    ratio = [c for c in checks if "0.7 x random" in c]
+    assert ratio == ["- DinoSR init 4-gram WER <= 0.7 x random init, every set (ratios: dev 0.67, test 0.75): NO"]
