@@ -5,10 +5,14 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: install kenlm demo test test-slow bench
+.PHONY: install system-deps kenlm demo test test-slow bench
 
-install:
+install: system-deps
 	bash utils/install_venv.sh $(VENV)
+
+# Flite (voices of the generated corpora); apt-gets it when run as root, else says what to run.
+system-deps:
+	bash utils/install_system_deps.sh
 
 # KenLM's lmplz/build_binary (not on PyPI as programs); apt-gets Boost & co. when run as root.
 kenlm:

@@ -4,7 +4,8 @@ LibriVox readers record each chapter at home, in a room and through a microphone
 every chapter gets a reverberant room (a synthetic impulse response: a direct path plus an
 exponentially decaying noise tail with reverberation time ``rt60`` and direct-to-reverberant
 ratio ``drr_db``) and a band-limited channel (2nd-order Butterworth band-pass between
-``highpass_hz`` and ``lowpass_hz``). Ranges are in ``conf/corpus/synthesis.yaml``; a zero
+``highpass_hz`` and ``lowpass_hz``), optionally coloured (``eq_db``: three peaking filters at
+random frequencies with gains up to ± ``eq_db``, the uneven response of a cheap microphone). Ranges are in ``conf/corpus/synthesis.yaml``; a zero
 ``rt60`` range means a dry room. The direct path sits at delay 0, so phone alignments are kept.
 """
 
@@ -18,6 +19,8 @@ from scipy.signal import butter, fftconvolve, sosfilt
 from dinosr_espnet.data.synth.audio import RATE
 
 ROOM_KEYS = ("rt60", "drr_db", "highpass_hz", "lowpass_hz")
+OPTIONAL_ROOM_KEYS = ("eq_db",)
+_EQ_BANDS = 3
 _EARLY_GAP = 0.0025  # s between the direct path and the start of the reverberant tail
 _DECAY_60DB = np.log(1000.0)  # amplitude decay exponent reaching -60 dB at t = rt60
 
@@ -30,12 +33,32 @@ class Room:
     drr_db: float
     highpass_hz: float
     lowpass_hz: float
+    eq: tuple[tuple[float, float, float], ...] = ()  # (centre Hz, gain dB, Q) per peaking filter
 
 
 def sample_room(rng: np.random.Generator, style: dict) -> Room:
     """Draw a room from the uniform [min, max] ranges of ``style``'s ``room`` section."""
     room = style["room"]
-    return Room(**{k: round(float(rng.uniform(*room[k])), 4) for k in ROOM_KEYS})
+    values = {k: round(float(rng.uniform(*room[k])), 4) for k in ROOM_KEYS}
+    eq = ()
+    if "eq_db" in room:
+        lo, hi = room["eq_db"]
+        eq = tuple(
+            (round(float(np.exp(rng.uniform(np.log(200), np.log(5000)))), 1),
+             round(float(rng.uniform(lo, hi) * rng.choice([-1, 1])), 2), round(float(rng.uniform(0.7, 2.0)), 2))
+            for _ in range(_EQ_BANDS)
+        )
+    return Room(**values, eq=eq)
+
+
+def _peaking(centre: float, gain_db: float, q: float) -> np.ndarray:
+    """Second-order section of a peaking equaliser (RBJ audio-EQ cookbook)."""
+    a = 10 ** (gain_db / 40)
+    w0 = 2 * np.pi * centre / RATE
+    alpha = np.sin(w0) / (2 * q)
+    b = [1 + alpha * a, -2 * np.cos(w0), 1 - alpha * a]
+    den = [1 + alpha / a, -2 * np.cos(w0), 1 - alpha / a]
+    return np.array([[*(v / den[0] for v in b), 1.0, den[1] / den[0], den[2] / den[0]]])
 
 
 def impulse_response(room: Room, rng: np.random.Generator) -> np.ndarray:
@@ -58,17 +81,28 @@ def record(audio: np.ndarray, room: Room, ir: np.ndarray) -> np.ndarray:
     length) and through the microphone's band-pass."""
     wet = fftconvolve(audio, ir)[: len(audio)] if len(ir) > 1 else audio
     sos = butter(2, [room.highpass_hz, room.lowpass_hz], btype="bandpass", fs=RATE, output="sos")
+    sos = np.concatenate([sos] + [_peaking(*band) for band in room.eq])
     return sosfilt(sos, wet).astype(np.float32)
+
+
+def position_change(audio: np.ndarray, rng: np.random.Generator, max_db: float) -> np.ndarray:
+    """The reader's position towards the microphone for one utterance: a broad peaking
+    filter (300 Hz - 4 kHz, gain uniform in ± ``max_db``). No change when ``max_db`` is 0."""
+    if max_db <= 0:
+        return audio
+    band = (float(np.exp(rng.uniform(np.log(300), np.log(4000)))), float(rng.uniform(-max_db, max_db)),
+            float(rng.uniform(0.5, 1.5)))
+    return sosfilt(_peaking(*band), audio).astype(np.float32)
 
 
 def check_room(room: dict, where: str) -> None:
     """Validate a ``room`` section; raises ValueError naming the key."""
     if not isinstance(room, dict):
         raise ValueError(f"{where}: expected a mapping with keys {list(ROOM_KEYS)}")
-    unknown, missing = set(room) - set(ROOM_KEYS), set(ROOM_KEYS) - set(room)
+    unknown, missing = set(room) - set(ROOM_KEYS) - set(OPTIONAL_ROOM_KEYS), set(ROOM_KEYS) - set(room)
     if unknown or missing:
         raise ValueError(f"{where}: unknown keys {sorted(unknown)}, missing keys {sorted(missing)}")
-    for key in ROOM_KEYS:
+    for key in [k for k in (*ROOM_KEYS, *OPTIONAL_ROOM_KEYS) if k in room]:
         lo, hi = room[key]
         if lo > hi or lo < 0:
             raise ValueError(f"{where}.{key}: need 0 <= min <= max, got [{lo}, {hi}]")

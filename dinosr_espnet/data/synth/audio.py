@@ -14,7 +14,6 @@ from math import ceil, gcd
 import numpy as np
 import soxr
 
-from dinosr_espnet.data.synth.espeak import SAMPLE_RATE as ESPEAK_RATE
 from dinosr_espnet.data.synth.espeak import SILENCE, Synthesis
 
 RATE = 16000
@@ -96,11 +95,13 @@ class Track:
 
     @classmethod
     def from_synthesis(cls, syn: Synthesis) -> Track:
-        """espeak output (22.05 kHz int16) resampled to 16 kHz, spans scaled to match."""
-        audio = _resample(
-            np.frombuffer(syn.pcm, dtype=np.int16).astype(np.float32) / 32768.0, ESPEAK_RATE, RATE
-        )
-        return cls(audio, _scaled_spans(syn.phones, RATE / ESPEAK_RATE, len(audio)))
+        """Synthesiser output (int16 at `syn.rate`, e.g. espeak's 22.05 kHz) resampled to
+        16 kHz, spans scaled to match."""
+        audio = np.frombuffer(syn.pcm, dtype=np.int16).astype(np.float32) / 32768.0
+        if syn.rate == RATE:
+            return cls(audio, list(syn.phones))
+        audio = _resample(audio, syn.rate, RATE)
+        return cls(audio, _scaled_spans(syn.phones, RATE / syn.rate, len(audio)))
 
     @classmethod
     def labelled(cls, audio: np.ndarray, label: str) -> Track:
@@ -124,6 +125,27 @@ class Track:
             return self
         audio = soxr.resample(self.audio, RATE, RATE / scale).astype(np.float32)
         return Track(audio, _scaled_spans(self.spans, len(audio) / self.num_samples, len(audio)))
+
+    def warped(self, rng: np.random.Generator, depth: float, rate_hz: float = 1.5) -> Track:
+        """Played at a slowly varying speed 1 + `depth` * w(t) (w: smooth random, |w| <= 1,
+        changing about `rate_hz` times a second): formants, pitch and durations drift within
+        the utterance, so repeated phones differ. Spans follow the time map exactly."""
+        if depth <= 0 or self.num_samples < 2:
+            return self
+        knots = max(2, int(self.num_samples / RATE * rate_hz) + 2)
+        grid = np.linspace(0, self.num_samples, knots)
+        wobble = np.interp(np.arange(self.num_samples), grid, rng.uniform(-1, 1, knots))
+        position = np.concatenate([[0.0], np.cumsum(1.0 + depth * wobble)])  # input sample of each output
+        n_out = int(np.searchsorted(position, self.num_samples - 1, side="right"))
+        fine = soxr.resample(self.audio, RATE, 2 * RATE)  # interpolate on a 2x grid: little loss
+        audio = np.interp(2 * position[:n_out], np.arange(len(fine)), fine).astype(np.float32)
+        spans = []
+        for label, start, end in self.spans:
+            s, e = (int(np.searchsorted(position[:n_out], v)) for v in (start, end))
+            if e > s:
+                spans.append((label, s, e))
+        spans[-1] = (spans[-1][0], spans[-1][1], n_out)
+        return Track(audio, spans)
 
     def padded(self, lead: int, trail: int) -> Track:
         """Add `lead`/`trail` samples of silence, then more trailing silence up to a HOP multiple."""
@@ -172,6 +194,29 @@ def add_noise(
     """Mix in noise at `snr_db` below the speech RMS."""
     level = speech_rms * 10 ** (-snr_db / 20)
     return audio + level * noise(rng, len(audio), colour)
+
+
+def babble(rng: np.random.Generator, num_samples: int, talkers: int) -> np.ndarray:
+    """Unit-RMS babble-like noise: `talkers` voices in the distance, each a low-passed noise
+    (random colour) under a syllable-rate envelope (3-7 Hz on/off), summed."""
+    out = np.zeros(num_samples, np.float64)
+    t = np.arange(num_samples) / RATE
+    for _ in range(talkers):
+        rate_hz = rng.uniform(3.0, 7.0)
+        phase = 2 * np.pi * rate_hz * t + rng.uniform(0, 2 * np.pi)
+        wobble = 0.5 * np.sin(2 * np.pi * rng.uniform(0.3, 1.0) * t + rng.uniform(0, 2 * np.pi))
+        envelope = np.clip(np.sin(phase + wobble), 0, None) ** 2
+        out += envelope * noise(rng, num_samples, rng.uniform(0.5, 0.95)) * rng.uniform(0.5, 1.0)
+    rms = np.sqrt(np.mean(out**2)) if num_samples else 1.0
+    return (out / max(rms, 1e-12)).astype(np.float32)
+
+
+def add_babble(
+    audio: np.ndarray, speech_rms: float, snr_db: float, rng: np.random.Generator, talkers: int
+) -> np.ndarray:
+    """Mix in `talkers`-voice babble at `snr_db` below the speech RMS."""
+    level = speech_rms * 10 ** (-snr_db / 20)
+    return audio + level * babble(rng, len(audio), talkers)
 
 
 def hesitation(rng: np.random.Generator, seconds: float, f0: float, level: float) -> np.ndarray:

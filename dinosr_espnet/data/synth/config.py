@@ -18,7 +18,7 @@ from dinosr_espnet.data.synth.speakers import check_style
 from dinosr_espnet.data.synth.wordlists import load_languages, select_languages
 from dinosr_espnet.package_data import conf_dir
 
-GENERATOR_VERSION = "2"
+GENERATOR_VERSION = "3"
 CONF_DIR = conf_dir() / "corpus"
 CORPORA = ("librispeech", "librilight", "babel")
 LIBRISPEECH_SPLITS = (
@@ -34,6 +34,7 @@ BABEL_SPLITS = ("training", "dev", "eval")
 CONF_FILES = ("synthesis.yaml", "english_grammar.yaml", "babel_languages.yaml")
 _SPLIT_KEYS = {"speakers", "chapters", "utts_per_speaker"}
 _BABEL_SPLIT_KEYS = {"recordings", "segments_per_recording"}
+DEFAULT_STYLES = {"clean": "clean", "other": "other"}
 
 
 @dataclass
@@ -49,6 +50,7 @@ class Request:
     babel_languages: list[int]
     babel_lexicon_words: int
     babel: dict[str, dict[str, int]]
+    librispeech_styles: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_STYLES))
     generator_version: str = GENERATOR_VERSION
     conf_sha256: str = ""
     synthesis: dict = field(default_factory=dict, repr=False, compare=False)
@@ -109,9 +111,21 @@ def _check_preset(p: dict, path: Path) -> None:
         raise ValueError(f"{path}: babel.languages must list BABEL ids or names")
 
 
-def _check_synthesis(s: dict, path: Path) -> None:
-    for key in ("clean", "other"):
-        check_style((s.get("librispeech") or {}).get(key) or {}, f"{path}: librispeech.{key}")
+def _preset_styles(preset: dict, path: Path) -> dict[str, str]:
+    """The preset's `librispeech.styles` (which synthesis.yaml section voices the clean and the
+    other parts), defaulting to the sections `clean` and `other`."""
+    styles = (preset.get("librispeech") or {}).get("styles") or dict(DEFAULT_STYLES)
+    if not isinstance(styles, dict) or set(styles) != set(DEFAULT_STYLES):
+        raise ValueError(f"{path}: librispeech.styles needs exactly the keys {sorted(DEFAULT_STYLES)}")
+    return {k: str(v) for k, v in styles.items()}
+
+
+def _check_synthesis(s: dict, path: Path, styles: dict[str, str]) -> None:
+    ls = s.get("librispeech") or {}
+    for kind, name in styles.items():
+        if not isinstance(ls.get(name), dict):
+            raise ValueError(f"{path}: librispeech.{name} (the {kind} style of the preset) is missing")
+        check_style(ls[name], f"{path}: librispeech.{name}")
     check_style((s.get("babel") or {}).get("speaker") or {}, f"{path}: babel.speaker")
 
 
@@ -140,8 +154,10 @@ def resolve_request(
     path = preset_path(size, conf_dir)
     preset = _read_yaml(path)
     _check_preset(preset, path)
+    styles = _preset_styles(preset, path)
     synthesis = _read_yaml(conf_dir / "synthesis.yaml")
-    _check_synthesis(synthesis, conf_dir / "synthesis.yaml")
+    _check_synthesis(synthesis, conf_dir / "synthesis.yaml", styles)
+    synthesis["librispeech"].update({kind: synthesis["librispeech"][name] for kind, name in styles.items()})
     corpora = list(corpora or CORPORA)
     bad = [c for c in corpora if c not in CORPORA]
     if bad or not corpora:
@@ -184,6 +200,7 @@ def resolve_request(
         babel_languages=[lang.id for lang in chosen],
         babel_lexicon_words=int(preset["babel"]["lexicon_words"]),
         babel=babel,
+        librispeech_styles=styles,
         conf_sha256=conf_hash(conf_dir),
         synthesis=synthesis,
     )

@@ -73,10 +73,11 @@ class Voice:
 
 @dataclass
 class Synthesis:
-    """Synthesised audio at `SAMPLE_RATE` and its phones as (label, start, end) sample spans."""
+    """Synthesised 16-bit audio at `rate` Hz and its phones as (label, start, end) sample spans."""
 
     pcm: bytes
     phones: list[tuple[str, int, int]]
+    rate: int = SAMPLE_RATE
 
     @property
     def num_samples(self) -> int:

@@ -11,13 +11,15 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Optional
 
 import soundfile as sf
 
-from dinosr_espnet.data.synth.acoustics import Room, impulse_response, record, sample_room
-from dinosr_espnet.data.synth.audio import RATE, Track, add_noise, to_int16
+from dinosr_espnet.data.synth.acoustics import Room, impulse_response, position_change, record, sample_room
+from dinosr_espnet.data.synth import flite
+from dinosr_espnet.data.synth.audio import RATE, Track, add_babble, add_noise, to_int16
 from dinosr_espnet.data.synth.config import LIBRISPEECH_SPLITS, Request
 from dinosr_espnet.data.synth.grammar import Grammar, Sentence
 from dinosr_espnet.data.synth.rng import stream
@@ -63,17 +65,21 @@ class UtteranceJob:
         rng = stream(self.seed, "librispeech-render", self.utt.uttid)
         spk = self.utt.speaker
         voice = spk.utterance_voice(rng)
-        track = Track.from_synthesis(synthesize(self.utt.sentence.spoken, voice, int(rng.integers(2**31))))
-        track = track.formant_scaled(spk.utterance_formant_scale(rng))
+        engine = flite.synth if flite.is_flite(voice) else partial(synthesize, seed=int(rng.integers(2**31)))
+        track = Track.from_synthesis(engine(self.utt.sentence.spoken, voice))
+        track = track.formant_scaled(spk.utterance_formant_scale(rng)).warped(rng, spk.warp_depth)
         track = track.padded(int(rng.uniform(*self.lead) * RATE), int(rng.uniform(*self.trail) * RATE))
         room = self.utt.room
         if room is not None:
             ir = impulse_response(room, stream(self.seed, "librispeech-room", str(self.utt.chapter)))
-            track = Track(record(track.audio, room, ir), track.spans)
+            track = Track(position_change(record(track.audio, room, ir), rng, spk.position_db), track.spans)
         gain = 10 ** (spk.gain_db / 20)
-        audio = add_noise(
-            track.audio * gain, track.speech_rms() * gain, spk.snr_db, rng, rng.uniform(0.0, 0.95)
-        )
+        snr_db, is_babble = spk.utterance_noise(rng)
+        if is_babble:
+            audio = add_babble(track.audio * gain, track.speech_rms() * gain, snr_db, rng,
+                               int(rng.integers(3, 9)))
+        else:
+            audio = add_noise(track.audio * gain, track.speech_rms() * gain, snr_db, rng, rng.uniform(0.0, 0.95))
         pcm = to_int16(audio)
         for path in self.paths:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
@@ -236,13 +242,14 @@ def write_speakers_txt(path: Path, plan: LibriPlan, num_samples: dict[str, int])
         minutes[(utt.speaker.id, utt.split)] += num_samples[utt.uttid] / RATE / 60
         voices[(utt.speaker.id, utt.split)] = utt.speaker
     lines = [
-        "; Speakers of this generated LibriSpeech copy: eSpeak NG voices, no real people.\n",
+        "; Speakers of this generated LibriSpeech copy: eSpeak NG and Flite voices, no real people.\n",
         "; MINUTES is the amount of audio of the speaker in SUBSET; NAME describes the voice.\n",
         ";ID  |SEX| SUBSET           |MINUTES| NAME\n",
     ]
     for (spk, split), spk_obj in sorted(voices.items(), key=lambda kv: int(kv[0][0])):
         v = spk_obj.voice
-        name = f"espeak {v.name} pitch {v.pitch} range {v.range} rate {v.rate}"
+        engine = f"flite {v.name[len(flite.PREFIX):]}" if flite.is_flite(v) else f"espeak {v.name}"
+        name = f"{engine} pitch {v.pitch} range {v.range} rate {v.rate}"
         lines.append(f"{spk:<5}| {spk_obj.sex} | {split:<17}| {minutes[(spk, split)]:5.2f} | {name}\n")
     path.write_text("".join(lines), encoding="utf-8")
 

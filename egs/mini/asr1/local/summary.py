@@ -1,6 +1,7 @@
 """Summary of the mini recipe: WER of both inits (Viterbi and LM), the checks the demo must
-pass, the units report's highlights and the time of every stage; printed and written as
-Markdown (``exp/summary.md``)."""
+pass (the paper's effects: WER ratio, codebook PNMI and ABX against the MFCC baseline, active
+codewords; the corpus's difficulty for that baseline), the units report's highlights and the
+time of every stage; printed and written as Markdown (``exp/summary.md``)."""
 from __future__ import annotations
 
 import argparse
@@ -20,6 +21,7 @@ def get_parser() -> argparse.ArgumentParser:
     parser.add_argument("--dumpdir", type=Path, default=Path("dump"), help="dump dir (references)")
     parser.add_argument("--sets", default="dev test_clean test_other", help="sets to report")
     parser.add_argument("--units", type=Path, help="units report dir (report.json)")
+    parser.add_argument("--difficulty", type=Path, help="corpus difficulty JSON (corpus_difficulty.py)")
     parser.add_argument("--times", type=Path, help="stage times (tsv: stage, name, seconds, log)")
     parser.add_argument("--size", default="demo", help="corpus size, for the title")
     parser.add_argument("--elapsed", type=int, help="wall-clock seconds of the run so far")
@@ -64,6 +66,12 @@ def wer_section(args: argparse.Namespace, sets: list[str]) -> tuple[list[str], l
         if all(a is not None and b is not None for a, b in pairs):
             ok = all(a.error_rate < b.error_rate for a, b in pairs)
             checks.append(f"- DinoSR init below random init ({mode}, every set): {'yes' if ok else 'NO'}")
+    pairs = [(s, rows["DinoSR init"][s, "lm"], rows["random init"][s, "lm"]) for s in sets]
+    if all(a is not None and b is not None for _, a, b in pairs):
+        ok = all(a.error_rate <= WER_RATIO * b.error_rate for _, a, b in pairs)
+        ratios = ", ".join(f"{s} {a.error_rate / max(b.error_rate, 1e-9):.2f}" for s, a, b in pairs)
+        checks.append(f"- DinoSR init 4-gram WER <= {WER_RATIO} x random init, every set "
+                      f"(ratios: {ratios}): {yes(ok)}")
     for name, r in rows.items():
         if all(r[s, "lm"] is not None for s in sets):
             ok = all(r[s, "lm"].error_rate < r[s, "viterbi"].error_rate for s in sets)
@@ -71,27 +79,80 @@ def wer_section(args: argparse.Namespace, sets: list[str]) -> tuple[list[str], l
     return lines, checks
 
 
-def units_checks(report: dict) -> list[str]:
-    """The units effects: the best codebook's PNMI above MFCC k-means with as many clusters
-    (k = V), and the best layer's cosine ABX (within and across) below the MFCCs'."""
+WER_RATIO = 0.7          # DinoSR-init WER at most this times the random-init WER (4-gram)
+PNMI_RATIO = 1.5         # best codebook PNMI at least this times MFCC k-means PNMI (k = V)
+ACTIVE_SHARE = 0.8       # share of the best codebook's codewords in use
+# Corpus difficulty for the MFCC baseline on dev_clean (legacy-slicing ABX, k-means k = 100):
+# real LibriSpeech is about 11 % / 21 % ABX and PNMI 0.26.
+CORPUS_BARS = {"abx_within": 8.0, "abx_across": 15.0, "pnmi": 0.35}
+
+
+def yes(ok: bool) -> str:
+    return "yes" if ok else "NO"
+
+
+def best_layer(report: dict) -> Optional[str]:
+    """The codebook layer (``layer<i>``) with the highest PNMI, None without codebooks."""
+    layers = {name: q["pnmi"] for name, q in report["unit_quality"].items() if name.startswith("layer")}
+    return max(layers, key=layers.get) if layers else None
+
+
+def units_checks(report: dict, layer_kmeans: Optional[dict] = None) -> list[str]:
+    """The paper's unit effects on the best codebook layer (highest PNMI): PNMI at least
+    1.5 x MFCC k-means with as many clusters (k = V), cosine ABX below the MFCCs' within and
+    across speaker, at least 80 % of the codewords active; plus k-means on that layer."""
     quality, abx = report["unit_quality"], report["abx"]
+    best = best_layer(report)
+    if best is None:
+        return []
+    size = report["codebook_size"]
+    q = quality[best]
     checks = []
-    mfcc_q = quality.get(f"mfcc_k{report['codebook_size']}")
-    codebooks = [q["pnmi"] for name, q in quality.items() if name.startswith("layer")]
-    if mfcc_q is not None and codebooks:
-        ok = max(codebooks) > mfcc_q["pnmi"]
-        checks.append(f"- DinoSR codebook PNMI above MFCC k-means with k = V = "
-                      f"{report['codebook_size']} ({max(codebooks):.3f} vs {mfcc_q['pnmi']:.3f}): "
-                      f"{'yes' if ok else 'NO'}")
-    mfcc_abx = abx.get("mfcc/cosine", {})
+    mfcc_q = quality.get(f"mfcc_k{size}")
+    if mfcc_q is not None:
+        ok = q["pnmi"] >= PNMI_RATIO * mfcc_q["pnmi"]
+        checks.append(f"- DinoSR codebook PNMI (layer {best[5:]}) >= {PNMI_RATIO} x MFCC k-means with "
+                      f"k = V = {size} ({q['pnmi']:.3f} vs {mfcc_q['pnmi']:.3f}, ratio "
+                      f"{q['pnmi'] / mfcc_q['pnmi']:.2f}; paper 0.57 vs 0.28): {yes(ok)}")
+    mfcc_abx, layer_abx = abx.get("mfcc/cosine", {}), abx.get(f"{best}/cosine", {})
     for cond in ("within", "across"):
-        layers = [a[cond] for name, a in abx.items()
-                  if name.startswith("layer") and name.endswith("/cosine") and a.get(cond) is not None]
-        if layers and mfcc_abx.get(cond) is not None:
-            ok = min(layers) < mfcc_abx[cond]
-            checks.append(f"- DinoSR ABX {cond} speaker below MFCC ({100 * min(layers):.1f}% vs "
-                          f"{100 * mfcc_abx[cond]:.1f}%): {'yes' if ok else 'NO'}")
+        if layer_abx.get(cond) is not None and mfcc_abx.get(cond) is not None:
+            ok = layer_abx[cond] < mfcc_abx[cond]
+            checks.append(f"- DinoSR ABX {cond} speaker (layer {best[5:]}) below MFCC "
+                          f"({100 * layer_abx[cond]:.1f}% vs {100 * mfcc_abx[cond]:.1f}%): {yes(ok)}")
+    if "active_codewords" in q:
+        share = q["active_codewords"] / size
+        checks.append(f"- codewords active (layer {best[5:]}) >= {ACTIVE_SHARE:.0%} "
+                      f"({q['active_codewords']} of {size}): {yes(share >= ACTIVE_SHARE)}")
+    if layer_kmeans:
+        for k, pnmi in layer_kmeans["pnmi"].items():
+            mfcc_k = quality.get(f"mfcc_k{k}")
+            mfcc_text = f"MFCC k-means {mfcc_k['pnmi']:.3f}" if mfcc_k else "no MFCC k-means"
+            checks.append(f"- k-means on layer {layer_kmeans['layer']} features, k = {k}: PNMI {pnmi:.3f} "
+                          f"({mfcc_text}; paper: DinoSR L5 k-means 0.62, MFCC 0.28)")
     return checks
+
+
+def corpus_checks(difficulty: dict) -> list[str]:
+    """The corpus is as hard as real speech for the MFCC baseline (dev_clean) and dev_other
+    is harder than dev_clean on every measure."""
+    clean = difficulty.get("dev_clean")
+    if clean is None or None in clean.values():
+        return [f"- dev_clean difficulty not measurable (too few ABX cells): {clean}"]
+    hard = (clean["abx_within"] >= CORPUS_BARS["abx_within"] and clean["abx_across"] >= CORPUS_BARS["abx_across"]
+            and clean["pnmi"] <= CORPUS_BARS["pnmi"])
+    lines = [f"- dev_clean MFCC ABX within {clean['abx_within']:.1f}% (real ≈ 11%), across "
+             f"{clean['abx_across']:.1f}% (real ≈ 21%), MFCC k-means PNMI k = {clean['k']} "
+             f"{clean['pnmi']:.3f} (real ≈ 0.26); as hard as real speech (within >= "
+             f"{CORPUS_BARS['abx_within']:g}%, across >= {CORPUS_BARS['abx_across']:g}%, PNMI <= "
+             f"{CORPUS_BARS['pnmi']}): {yes(hard)}"]
+    other = difficulty.get("dev_other")
+    if other is not None and None not in other.values():
+        ok = (other["abx_within"] > clean["abx_within"] and other["abx_across"] > clean["abx_across"]
+              and other["pnmi"] < clean["pnmi"])
+        lines.append(f"- dev_other harder than dev_clean (ABX within {other['abx_within']:.1f}%, across "
+                     f"{other['abx_across']:.1f}%, PNMI {other['pnmi']:.3f}): {yes(ok)}")
+    return lines
 
 
 def units_section(units: Optional[Path]) -> list[str]:
@@ -99,6 +160,8 @@ def units_section(units: Optional[Path]) -> list[str]:
     if units is None or not (units / "report.json").is_file():
         return ["(no units report)"]
     report = json.loads((units / "report.json").read_text(encoding="utf-8"))
+    kmeans_path = units / "layer_kmeans.json"
+    layer_kmeans = json.loads(kmeans_path.read_text(encoding="utf-8")) if kmeans_path.is_file() else None
     quality, abx = report["unit_quality"], report["abx"]
     lines = ["| units | PNMI | phone purity | perplexity | ABX within | ABX across |",
              "|---|---|---|---|---|---|"]
@@ -110,7 +173,7 @@ def units_section(units: Optional[Path]) -> list[str]:
                  else f"MFCC k-means, k={name.split('_k')[-1]}")
         lines.append(f"| {label} | {q['pnmi']:.3f} | {q['phone_purity']:.3f} | {q['perplexity']:.1f} "
                      f"| {within} | {across} |")
-    return lines + ["", *units_checks(report), "", f"Full report: `{units / 'report.md'}`"]
+    return lines + ["", *units_checks(report, layer_kmeans), "", f"Full report: `{units / 'report.md'}`"]
 
 
 def times_section(times: Optional[Path], elapsed: Optional[int]) -> list[str]:
@@ -138,6 +201,10 @@ def main(argv: Optional[list[str]] = None) -> int:
             "4-gram: lm_weight and word_score tuned on dev only, then applied to every set.", "",
             "## Checks", "", *checks, "",
             "## Units of the pretrained model (dev_clean)", "", *units_section(args.units), ""]
+    if args.difficulty is not None and args.difficulty.is_file():
+        difficulty = json.loads(args.difficulty.read_text(encoding="utf-8"))
+        text += ["## Corpus difficulty for the MFCC baseline (legacy-slicing ABX)", "",
+                 *corpus_checks(difficulty), ""]
     timing = times_section(args.times, args.elapsed)
     if timing:
         text += ["## Time per stage", "", *timing, ""]
