@@ -66,18 +66,29 @@ def atomic_torch_saves() -> Iterator[None]:
 
 
 class _AtomicWritePath(type(Path())):
-    """A path whose ``open("w")``/``open("wb")`` replaces the whole file atomically."""
+    """A path whose ``open("w")``/``open("wb")`` replaces the whole file atomically, and whose
+    link updates (ESPnet's ``p.unlink(); p.symlink_to(target)`` for ``latest.pth`` and the
+    ``*.best.pth`` links) swap the link atomically: the unlink of a symbolic link is left to
+    the ``symlink_to`` that follows it, which renames a new link over the old one."""
 
     def open(self, mode: str = "r", *args: Any, **kwargs: Any) -> Any:
         if mode in ("w", "wb") and not args:
             return atomic_open(self, mode, **kwargs)
         return super().open(mode, *args, **kwargs)
 
+    def unlink(self, missing_ok: bool = False) -> None:
+        if not self.is_symlink():
+            super().unlink(missing_ok=missing_ok)
+
+    def symlink_to(self, target: Any, target_is_directory: bool = False) -> None:
+        atomic_symlink(str(target), self)
+
 
 @contextlib.contextmanager
 def atomic_task_writes() -> Iterator[None]:
     """Within the block, the files ESPnet's task writes with ``Path.open("w")`` (``config.yaml``,
-    which it otherwise truncates and fills in place at every start) are written atomically.
+    which it otherwise truncates and fills in place at every start) are written atomically, and
+    the trainer's ``latest.pth`` and ``*.best.pth`` links are swapped atomically.
 
     ESPnet's ``main_worker`` builds its output paths with the ``Path`` of its own module; the
     block gives that module a ``Path`` whose whole-file writes go through ``atomic_open``.

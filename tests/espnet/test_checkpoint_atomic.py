@@ -195,3 +195,24 @@ def test_training_writes_config_yaml_atomically(tiny_data, tmp_path, monkeypatch
     run_train(train_cmd(tiny_data, out, "--max_epoch", "1", "--num_iters_per_epoch", "1"))
     assert "config.yaml" in published and "checkpoint.pth" in published
     assert "1epoch.pth" in published
+    assert (out / "latest.pth").resolve() == out / "1epoch.pth"
+
+
+def test_task_link_updates_swap_the_link_atomically(tmp_path):
+    from espnet2.tasks import abs_task
+
+    from dinosr_espnet.espnet.atomic_io import atomic_task_writes
+
+    (tmp_path / "1epoch.pth").write_bytes(b"1")
+    (tmp_path / "2epoch.pth").write_bytes(b"2")
+    (tmp_path / "latest.pth").symlink_to("1epoch.pth")
+    with atomic_task_writes():
+        link = abs_task.Path(tmp_path) / "latest.pth"
+        link.unlink()  # what ESPnet's trainer does first
+        assert (tmp_path / "latest.pth").read_bytes() == b"1"  # never missing
+        link.symlink_to("2epoch.pth")
+        old = abs_task.Path(tmp_path) / "1epoch.pth"
+        old.unlink()  # a plain file is removed as before
+    assert (tmp_path / "latest.pth").read_bytes() == b"2"
+    assert not (tmp_path / "1epoch.pth").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["2epoch.pth", "latest.pth"]

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from dinosr_espnet.data.atomic import atomic_write_text
 from dinosr_espnet.data.synth import babel, librispeech, synth_server
 from dinosr_espnet.data.synth.audio import HOP, RATE, frame_labels
 from dinosr_espnet.data.synth.config import (
@@ -252,9 +253,7 @@ def generate_corpus(
         "request": request.to_dict(),
         "counts": counts,
     }
-    tmp = out / "manifest.json.tmp"
-    tmp.write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    tmp.replace(out / "manifest.json")
+    atomic_write_text(out / "manifest.json", json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
     (out / PARTIAL).unlink()
     logger.info("generated %s in %.1f s", out, time.time() - start)
     return manifest
