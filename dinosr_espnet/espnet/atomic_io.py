@@ -49,10 +49,10 @@ def atomic_open(path: PathLike, mode: str = "wb") -> Iterator[BinaryIO]:
     _fsync_dir(path.parent)
 
 
-def atomic_torch_save(obj: Any, path: PathLike, **kwargs: Any) -> None:
-    """``torch.save(obj, path)`` through a temporary file and an atomic rename."""
+def atomic_torch_save(obj: Any, path: PathLike, *args: Any, **kwargs: Any) -> None:
+    """``torch.save(obj, path, ...)`` through a temporary file and an atomic rename."""
     with atomic_open(path, "wb") as f:
-        _ORIGINAL_TORCH_SAVE(obj, f, **kwargs)
+        _ORIGINAL_TORCH_SAVE(obj, f, *args, **kwargs)
 
 
 def atomic_symlink(target: str, link: PathLike) -> None:
