@@ -21,10 +21,10 @@ from dinosr_espnet.data.atomic import atomic_open
 PathLike = Union[str, os.PathLike]
 
 
-def atomic_torch_save(obj: Any, path: PathLike, **kwargs: Any) -> None:
-    """``torch.save(obj, path)`` through a temporary file and an atomic rename."""
+def atomic_torch_save(obj: Any, path: PathLike, *args: Any, **kwargs: Any) -> None:
+    """``torch.save(obj, path, ...)`` through a temporary file and an atomic rename."""
     with atomic_open(path, "wb") as f:
-        _ORIGINAL_TORCH_SAVE(obj, f, **kwargs)
+        _ORIGINAL_TORCH_SAVE(obj, f, *args, **kwargs)
 
 
 def atomic_symlink(target: str, link: PathLike) -> None:

@@ -4,6 +4,7 @@ unreadable checkpoint stops the launcher with one line naming it."""
 from __future__ import annotations
 
 import os
+import pickle
 import signal
 import subprocess
 import sys
@@ -124,12 +125,14 @@ def test_atomic_torch_saves_is_scoped_and_replaces_links(tmp_path):
     with atomic_torch_saves():
         assert torch.save is not original
         torch.save({"a": torch.ones(2)}, tmp_path / "1epoch.pth")
+        torch.save({"b": 1}, str(tmp_path / "b.pth"), pickle, 2)  # positional options too
     assert torch.save is original
     assert torch.equal(torch.load(tmp_path / "1epoch.pth")["a"], torch.ones(2))
     atomic_symlink("1epoch.pth", tmp_path / "latest.pth")
     atomic_symlink("2epoch.pth", tmp_path / "latest.pth")
     assert os.readlink(tmp_path / "latest.pth") == "2epoch.pth"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["1epoch.pth", "latest.pth"]
+    assert torch.load(tmp_path / "b.pth") == {"b": 1}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["1epoch.pth", "b.pth", "latest.pth"]
 
 
 def test_checkpoint_of_another_model_is_named(tmp_path):

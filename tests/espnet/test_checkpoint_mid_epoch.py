@@ -28,8 +28,9 @@ def uninterrupted(tiny_data, tmp_path_factory) -> Path:
     return out
 
 
-def kill_after_mid_epoch_save(out: Path, cmd: list[str], monkeypatch) -> list:
-    """Run ``cmd`` until just after the mid-epoch save of epoch 2 after 4 batches."""
+def kill_after_mid_epoch_save(out: Path, cmd: list[str], monkeypatch,
+                              at: tuple[int, int] = (2, 4)) -> list:
+    """Run ``cmd`` until just after the mid-epoch save ``at`` (epoch, batches done)."""
     saves = []
     original = trainer_module._save_mid_epoch
 
@@ -38,7 +39,7 @@ def kill_after_mid_epoch_save(out: Path, cmd: list[str], monkeypatch) -> list:
         original(output_dir, done, model, optimizers, schedulers, scaler, reporter,
                  distributed_option)
         saves.append((reporter.get_epoch(), done))
-        if (reporter.get_epoch(), done) == (2, 4):
+        if (reporter.get_epoch(), done) == at:
             raise Killed
 
     monkeypatch.setattr(trainer_module, "_save_mid_epoch", save_then_die)
@@ -74,6 +75,16 @@ def test_resume_from_mid_epoch_is_bit_identical(uninterrupted, tiny_data, tmp_pa
     assert int(mid["model"]["dinosr.num_updates"]) == 3 + 2
     assert load_checkpoint(out / "checkpoint.pth")["reporter"]["epoch"] == 1
 
+    run_train(cmd + ["--resume", "true"])
+    assert_same_final_states(out, uninterrupted)
+
+
+def test_resume_within_the_first_epoch(uninterrupted, tiny_data, tmp_path, monkeypatch):
+    """Killed before any epoch end (no checkpoint.pth): the mid-epoch file alone resumes."""
+    out = tmp_path / "exp"
+    cmd = train_cmd(tiny_data, out, *COMMON)
+    assert kill_after_mid_epoch_save(out, cmd, monkeypatch, at=(1, 2)) == [(1, 2)]
+    assert not (out / "checkpoint.pth").exists()
     run_train(cmd + ["--resume", "true"])
     assert_same_final_states(out, uninterrupted)
 
