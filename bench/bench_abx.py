@@ -4,8 +4,8 @@ reference (tests/eval/abx_reference.py, in this process).
 
 The legacy package must NOT go into the project venv; install it beside it::
 
-    .venv/bin/pip install --target /tmp/libriabx_target --no-deps zerospeech-libriabx2 pandas pytz tzdata
-    .venv/bin/python bench/bench_abx.py --legacy-target /tmp/libriabx_target
+    .venv/bin/pip install --target bench/.legacy_abx --no-deps zerospeech-libriabx2 pandas pytz tzdata
+    .venv/bin/python bench/bench_abx.py --legacy-target bench/.legacy_abx
 
 Both tools read the same random features (``.npy`` files, float32) and item file from disk,
 50 Hz, cosine distance, legacy slicing (the only one the legacy tool has), and run as a user

@@ -17,10 +17,9 @@ from torch.utils.hooks import RemovableHandle
 
 import dinosr_espnet.espnet.task  # noqa: F401  (registers the "tristage" scheduler)
 from dinosr_espnet.espnet import update_schedule
-from dinosr_espnet.espnet.atomic_io import atomic_task_writes
 from dinosr_espnet.espnet.asr_encoder import DinoSREncoder, read_pretrain_dinosr_conf
 from dinosr_espnet.espnet.data_checks import DinoSRPreprocessor
-from dinosr_espnet.espnet.run_guard import guarded_run, one_line_errors_in_spawned_worker
+from dinosr_espnet.espnet.run_guard import one_line_errors_in_spawned_worker, training_run
 from dinosr_espnet.espnet.trainer import DinoSRTrainer
 from dinosr_espnet.model.config import DinoSRConfig
 
@@ -75,11 +74,7 @@ class DinoSRASRTask(ASRTask):
         """Derive the epoch length from ``updates_per_epoch``, then run ESPnet's worker under
         the experiment lock (and the launcher watch)."""
         with one_line_errors_in_spawned_worker(args.dist_rank):
-            update_schedule.resolve(args)
-            update_schedule.check_against_lr_schedule(args)
-            rank0 = not args.distributed or args.dist_rank == 0
-            with guarded_run(args.output_dir, rank0, args.exit_with_launcher), \
-                    atomic_task_writes():
+            with training_run(args):
                 super().main_worker(args)
 
     @classmethod

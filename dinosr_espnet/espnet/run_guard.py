@@ -145,3 +145,18 @@ def one_line_errors_in_spawned_worker(rank: Optional[int]) -> Iterator[None]:
         print(f"error (training process {rank}): {one_line(e)}", file=sys.stderr,
               flush=True)
         sys.exit(1)
+
+
+@contextlib.contextmanager
+def training_run(args) -> Iterator[None]:
+    """What every training worker (pretraining and fine-tuning) sets up around ESPnet's:
+    the epoch length from ``updates_per_epoch`` and its check against the LR schedule, the
+    experiment lock (rank 0), the launcher watch and atomic writes of ESPnet's own files."""
+    from dinosr_espnet.espnet import update_schedule
+    from dinosr_espnet.espnet.atomic_io import atomic_task_writes
+
+    update_schedule.resolve(args)
+    update_schedule.check_against_lr_schedule(args)
+    rank0 = not args.distributed or args.dist_rank == 0
+    with guarded_run(args.output_dir, rank0, args.exit_with_launcher), atomic_task_writes():
+        yield

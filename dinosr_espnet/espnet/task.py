@@ -18,12 +18,11 @@ from espnet2.utils.nested_dict_action import NestedDictAction
 from espnet2.utils.types import int_or_none, str2bool
 
 from dinosr_espnet.espnet import update_schedule
-from dinosr_espnet.espnet.atomic_io import atomic_task_writes
 from dinosr_espnet.espnet.collate import DinoSRCollateFn
 from dinosr_espnet.espnet.data_checks import DinoSRPreprocessor, check_speech_lengths
 from dinosr_espnet.espnet.health import HealthConfig
 from dinosr_espnet.espnet.model import ESPnetDinoSRModel
-from dinosr_espnet.espnet.run_guard import guarded_run, one_line_errors_in_spawned_worker
+from dinosr_espnet.espnet.run_guard import one_line_errors_in_spawned_worker, training_run
 from dinosr_espnet.espnet.scheduler import TriStageLR
 from dinosr_espnet.espnet.teacher_step import register_teacher_step
 from dinosr_espnet.espnet.trainer import DinoSRTrainer
@@ -178,9 +177,5 @@ class DinoSRTask(AbsTask):
         entries = list(args.train_data_path_and_name_and_type or [])
         entries += list(args.valid_data_path_and_name_and_type or [])
         check_speech_lengths(entries, shape_files, cfg.receptive_field)
-        update_schedule.resolve(args)
-        update_schedule.check_against_lr_schedule(args)
-        rank0 = not args.distributed or args.dist_rank == 0
-        with guarded_run(args.output_dir, rank0, args.exit_with_launcher), \
-                atomic_task_writes():
+        with training_run(args):
             super().main_worker(args)
